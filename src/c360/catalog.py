@@ -1,0 +1,262 @@
+"""The table catalog: the one place that declares, per table, its layer, keys, schema, PII tags
+and expectations. Every stage, ``c360 tables``, governance and quality read it from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import pyarrow as pa
+
+Layer = Literal["bronze", "silver", "gold", "ops"]
+Pii = Literal["public", "pii.direct", "pii.quasi", "sensitive"]
+Action = Literal["warn", "drop", "fail"]
+
+_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "int64": pa.int64(),
+    "int32": pa.int32(),
+    "float64": pa.float64(),
+    "bool": pa.bool_(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: name, logical type (a key of ``_TYPES``), PII classification."""
+
+    name: str
+    type: str = "string"
+    pii: Pii = "public"
+    nullable: bool = True
+    description: str = ""
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return _TYPES[self.type]
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """A row rule in SQL (true = good), with Databricks semantics for a broken rule:
+    ``warn`` keeps and counts, ``drop`` quarantines with the rule's name, ``fail`` stops the stage.
+    """
+
+    name: str
+    rule: str
+    action: Action = "warn"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A lake table. ``id`` is ``layer.name``; its SQL name is ``layer_name``."""
+
+    name: str
+    layer: Layer
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...] = ()
+    expectations: tuple[Expectation, ...] = ()
+    description: str = ""
+    inputs: tuple[str, ...] = ()  # table ids a model reads (silver/gold)
+    partition_by: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return f"{self.layer}.{self.name}"
+
+    @property
+    def sql_name(self) -> str:
+        return f"{self.layer}_{self.name}"
+
+    def schema(self) -> pa.Schema:
+        return pa.schema([pa.field(c.name, c.arrow_type, nullable=c.nullable) for c in self.columns])
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.id} has no column {name!r}")
+
+    def pii_columns(self) -> dict[str, str]:
+        return {c.name: c.pii for c in self.columns if c.pii != "public"}
+
+
+def _cols(*specs: str | Column) -> tuple[Column, ...]:
+    """Columns from ``"name:type"`` / ``"name:type:pii"`` shorthands or Column objects."""
+    out = []
+    for s in specs:
+        if isinstance(s, Column):
+            out.append(s)
+            continue
+        parts = s.split(":")
+        out.append(Column(parts[0], parts[1] if len(parts) > 1 else "string",
+                          parts[2] if len(parts) > 2 else "public"))  # type: ignore[arg-type]
+    return tuple(out)
+
+
+# Lineage columns every bronze table carries.
+BRONZE_META = _cols("_source", "_source_file", "_ingested_at:timestamp", "_batch_id", "_run_id")
+
+_TABLES: list[TableSpec] = [
+    # ------------------------------------------------------------------ bronze: as landed
+    TableSpec(
+        "crm_customers", "bronze",
+        _cols("customer_id:int64", "first_name:string:pii.direct", "last_name:string:pii.direct",
+              "email:string:pii.direct", "phone:string:pii.direct", "date_of_birth:string:pii.direct",
+              "gender:string:pii.quasi", "street:string:pii.direct", "city:string:pii.quasi",
+              "postcode:string:pii.quasi", "country:string", "signup_date:string", "loyalty_tier:string",
+              "marketing_consent:bool", "updated_at:string", "is_deleted:bool") + BRONZE_META,
+        primary_key=("customer_id",), description="CRM customers, incremental by updated_at.",
+    ),
+    TableSpec(
+        "purchases", "bronze",
+        _cols("order_id:string", "line_no:int64", "customer_id:int64", "order_ts:string",
+              "product_id:string", "quantity:int64", "unit_price:float64", "amount:float64",
+              "currency:string", "channel:string") + BRONZE_META,
+        primary_key=("order_id", "line_no"), description="Order lines from JSON-lines file drops.",
+    ),
+    TableSpec(
+        "feedback", "bronze",
+        _cols("feedback_id:string", "customer_id:int64", "rating:int64", "comment:string",
+              "submitted_at:string") + BRONZE_META,
+        primary_key=("feedback_id",), description="Customer feedback from CSV file drops.",
+    ),
+    TableSpec(
+        "partner_profiles", "bronze",
+        _cols("profile_id:string", "first_name:string:pii.direct", "last_name:string:pii.direct",
+              "email:string:pii.direct", "phone:string:pii.direct", "city:string:pii.quasi",
+              "country:string") + BRONZE_META,
+        primary_key=("profile_id",), description="Partner customer profiles from XML file drops.",
+    ),
+    TableSpec(
+        "events", "bronze",
+        _cols("event_id:string", "event_type:string", "event_ts:string", "cookie_id:string",
+              "session_id:string", "customer_id:int64", "page:string", "product_id:string",
+              "text:string", "_shard:string", "_position:string") + BRONZE_META,
+        primary_key=("event_id",), description="Clickstream and social events from the stream.",
+    ),
+    # ------------------------------------------------------------------ silver: clean, deduplicated
+    TableSpec(
+        "customers", "silver",
+        _cols("customer_id:int64", "first_name:string:pii.direct", "last_name:string:pii.direct",
+              "email:string:pii.direct", "email_valid:bool", "phone:string:pii.direct",
+              "date_of_birth:date:pii.direct", "gender:string:pii.quasi", "city:string:pii.quasi",
+              "postcode:string:pii.quasi", "country:string", "signup_date:date", "loyalty_tier:string",
+              "marketing_consent:bool", "updated_at:timestamp"),
+        primary_key=("customer_id",), inputs=("bronze.crm_customers",),
+        expectations=(
+            Expectation("customer_id_present", "customer_id IS NOT NULL", "fail"),
+            Expectation("email_valid", "email_valid", "warn"),
+            Expectation("country_iso2", "length(country) = 2", "warn"),
+        ),
+        description="Current CRM customers (latest version per id, deletes removed), standardised.",
+    ),
+    TableSpec(
+        "orders", "silver",
+        _cols("order_id:string", "line_no:int64", "customer_id:int64", "order_ts:timestamp",
+              "order_date:date", "product_id:string", "quantity:int64", "unit_price:float64",
+              "amount:float64", "currency:string", "channel:string"),
+        primary_key=("order_id", "line_no"), inputs=("bronze.purchases",),
+        expectations=(
+            Expectation("amount_positive", "amount > 0", "drop"),
+            Expectation("order_ts_parsed", "order_ts IS NOT NULL", "drop"),
+            Expectation("customer_known", "customer_id IS NOT NULL", "drop"),
+        ),
+        description="Order lines, deduplicated on (order_id, line_no), timestamps parsed.",
+    ),
+    TableSpec(
+        "feedback", "silver",
+        _cols("feedback_id:string", "customer_id:int64", "rating:int64", "comment:string",
+              "submitted_at:timestamp"),
+        primary_key=("feedback_id",), inputs=("bronze.feedback",),
+        expectations=(Expectation("rating_1_to_5", "rating BETWEEN 1 AND 5", "drop"),),
+        description="Feedback, deduplicated, ratings in range.",
+    ),
+    TableSpec(
+        "partner_profiles", "silver",
+        _cols("profile_id:string", "first_name:string:pii.direct", "last_name:string:pii.direct",
+              "email:string:pii.direct", "phone:string:pii.direct", "city:string:pii.quasi",
+              "country:string"),
+        primary_key=("profile_id",), inputs=("bronze.partner_profiles",),
+        expectations=(Expectation("has_contact", "email IS NOT NULL OR phone IS NOT NULL", "warn"),),
+        description="Partner profiles, standardised (identity resolution links them to customers).",
+    ),
+    TableSpec(
+        "web_events", "silver",
+        _cols("event_id:string", "event_type:string", "event_ts:timestamp", "cookie_id:string",
+              "session_id:string", "customer_id:int64", "page:string", "product_id:string", "text:string"),
+        primary_key=("event_id",), inputs=("bronze.events",),
+        expectations=(Expectation("event_ts_parsed", "event_ts IS NOT NULL", "drop"),),
+        description="Clickstream and social events, deduplicated on event_id.",
+    ),
+    # ------------------------------------------------------------------ gold
+    TableSpec(
+        "customer_360", "gold",
+        _cols("customer_id:int64", "first_name:string:pii.direct", "last_name:string:pii.direct",
+              "email:string:pii.direct", "phone:string:pii.direct", "country:string",
+              "loyalty_tier:string", "total_spend:float64", "order_count:int64",
+              "avg_order_value:float64", "first_order_at:timestamp", "last_order_at:timestamp",
+              "feedback_count:int64", "avg_rating:float64", "web_events:int64", "sessions:int64"),
+        primary_key=("customer_id",),
+        inputs=("silver.customers", "silver.orders", "silver.feedback", "silver.web_events"),
+        expectations=(
+            Expectation("spend_not_negative", "total_spend >= 0", "fail"),
+            Expectation("aov_consistent", "order_count = 0 OR abs(avg_order_value * order_count - "
+                        "total_spend) < 0.01 * order_count", "fail"),
+        ),
+        description="One row per customer: purchases, AOV, last purchase, feedback and web activity.",
+    ),
+    # ------------------------------------------------------------------ ops: audit, quarantine, ledger
+    TableSpec(
+        "run_audit", "ops",
+        _cols("run_id", "stage", "table_id", "started_at:timestamp", "ended_at:timestamp", "status",
+              "rows_in:int64", "rows_out:int64", "rows_quarantined:int64", "dq_score:float64",
+              "details", "error"),
+        primary_key=("run_id", "stage", "status"),
+        description="One row per run and stage event: RUNNING, SUCCESS or FAILED.",
+    ),
+    TableSpec(
+        "quarantine", "ops",
+        _cols("quarantine_id", "run_id", "batch_id", "stage", "source", "table_id", "locator", "rule",
+              "reason", "raw:string:pii.direct", "quarantined_at:timestamp"),
+        primary_key=("quarantine_id",),
+        description="Every rejected record or file, with the rule it broke and its raw text.",
+    ),
+    TableSpec(
+        "file_ledger", "ops",
+        _cols("path", "size:int64", "etag", "source", "table_id", "status", "rows:int64",
+              "bad_rows:int64", "batch_id", "run_id", "reason", "ingested_at:timestamp"),
+        primary_key=("path", "etag"),
+        description="Files seen by ingestion (Auto-Loader-style): path + ETag, outcome, counts.",
+    ),
+]
+
+CATALOG: dict[str, TableSpec] = {t.id: t for t in _TABLES}
+
+
+def get(table_id: str) -> TableSpec:
+    """The spec for ``layer.name``."""
+    try:
+        return CATALOG[table_id]
+    except KeyError:
+        raise KeyError(f"unknown table {table_id!r}; known: {', '.join(CATALOG)}") from None
+
+
+def tables(layer: Layer | None = None) -> Iterable[TableSpec]:
+    """All specs, optionally of one layer, in declaration order (bronze → silver → gold → ops)."""
+    return [t for t in _TABLES if layer is None or t.layer == layer]
+
+
+def conform(data: pa.Table, spec: TableSpec) -> pa.Table:
+    """Select and cast ``data`` to the declared schema (missing columns become nulls)."""
+    cols = []
+    for f in spec.schema():
+        if f.name in data.column_names:
+            cols.append(data.column(f.name).cast(f.type))
+        else:
+            cols.append(pa.nulls(data.num_rows, f.type))
+    return pa.Table.from_arrays(cols, schema=spec.schema())

@@ -1,0 +1,274 @@
+"""The ``c360`` command line (Typer + Rich)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from c360 import __version__, catalog
+from c360.config import STARTER_CONFIG, Settings, load_settings
+from c360.errors import C360Error
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="c360: a Customer 360 lakehouse — sources → bronze → silver → gold.")
+console = Console()
+err_console = Console(stderr=True)
+
+
+@dataclass
+class _State:
+    config: Path | None = None
+    home: Path | None = None
+    profile: str | None = None
+    debug: bool = False
+
+
+STATE = _State()
+
+
+def settings() -> Settings:
+    return load_settings(STATE.config, home=STATE.home, profile=STATE.profile)
+
+
+@app.callback()
+def _root(
+    home: Annotated[Path | None, typer.Option(help="State directory (env C360_HOME; default ./c360_home).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (env C360_CONFIG).")] = None,
+    profile: Annotated[str | None, typer.Option(help="dev or prod (env C360_PROFILE).")] = None,
+    debug: Annotated[bool, typer.Option(help="Show full tracebacks.")] = False,
+) -> None:
+    STATE.home, STATE.config, STATE.profile = home, config, profile
+    STATE.debug = debug or STATE.debug
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(f"c360 {__version__}")
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the config.")] = Path("c360.yaml"),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter config."""
+    if path.exists() and not force:
+        raise C360Error(f"{path} already exists", where=str(path), fix="use --force to overwrite it")
+    path.write_text(STARTER_CONFIG)
+    console.print(f"wrote {path} — edit it, or override any key with C360_<SECTION>__<KEY> env vars")
+
+
+@app.command()
+def generate(
+    scale: Annotated[str | None, typer.Option(help="XS, S, M or L (default: generator.scale).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: generator.seed).")] = None,
+    force: Annotated[bool, typer.Option(help="Replace a previously generated company.")] = False,
+) -> None:
+    """Generate a synthetic company into the configured sources (CRM, files, stream)."""
+    from c360.sources.generator import generate_from_settings
+
+    s = settings()
+    with _spinner(f"generating scale {scale or s.generator.scale}"):
+        man = generate_from_settings(s, scale, seed, force)
+    _print_manifest(man)
+
+
+def _print_manifest(man: Any) -> None:
+    t = Table(title=f"generated (scale {man.scale}, seed {man.seed})")
+    t.add_column("what")
+    t.add_column("count", justify="right")
+    for k, v in sorted(man.counts.items()):
+        t.add_row(k, f"{v:,}")
+    for k, v in sorted(man.defects.items()):
+        t.add_row(f"[yellow]defect[/] {k}", f"{v:,}")
+    console.print(t)
+
+
+class _spinner:
+    def __init__(self, text: str) -> None:
+        self.p = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                          console=err_console, transient=True)
+        self.text = text
+
+    def __enter__(self) -> None:
+        self.p.start()
+        self.p.add_task(self.text, total=None)
+
+    def __exit__(self, *exc: object) -> None:
+        self.p.stop()
+
+
+def _run(s: Settings, layers: tuple[str, ...], command: str) -> Any:
+    from c360.ops.pipeline import run_pipeline
+
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                        console=err_console, transient=True)
+    tasks: dict[str, Any] = {}
+
+    def notify(stage: str, state: str) -> None:
+        if state == "start":
+            tasks[stage] = progress.add_task(stage, total=None)
+        else:
+            progress.update(tasks[stage], description=f"{stage} [{'green' if state == 'done' else 'red'}]{state}")
+            progress.stop_task(tasks[stage])
+
+    with progress:
+        return run_pipeline(s, layers, command=command, progress=notify)
+
+
+@app.command()
+def run(
+    layer: Annotated[list[str] | None, typer.Option(help="Only these layers (bronze, silver, gold).")] = None,
+) -> None:
+    """Run the pipeline on whatever the configured sources hold."""
+    s = settings()
+    bad = [x for x in layer or [] if x not in ("bronze", "silver", "gold")]
+    if bad:
+        raise C360Error(f"unknown layer(s): {', '.join(bad)}", fix="use bronze, silver or gold")
+    result = _run(s, tuple(layer or ("bronze", "silver", "gold")), "run")
+    _print_stages(result.run_id, [rec for rec, _, _ in result.stages], {r.stage: st for r, st, _ in result.stages})
+
+
+def _print_stages(run_id: str, recs: list[Any], status: dict[str, str]) -> None:
+    t = Table(title=f"run {run_id}")
+    for col, j in (("stage", "left"), ("status", "left"), ("rows in", "right"), ("rows out", "right"),
+                   ("quarantined", "right"), ("DQ", "right")):
+        t.add_column(col, justify=j)  # type: ignore[arg-type]
+    for r in recs:
+        st = status.get(r.stage, "")
+        colour = "green" if st == "SUCCESS" else "red"
+        dq = "" if r.dq_score is None else f"{r.dq_score:.3f}"
+        t.add_row(r.stage, f"[{colour}]{st}[/]", f"{r.rows_in:,}", f"{r.rows_out:,}", f"{r.rows_quarantined:,}", dq)
+    console.print(t)
+
+
+@app.command()
+def demo(
+    scale: Annotated[str, typer.Option(help="XS (default, ~2k customers) or S (10k).")] = "XS",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+) -> None:
+    """Generate a small company, run bronze → silver → gold, and print a summary report."""
+    from c360.sources.generator import generate_from_settings
+    from c360.sources.objectstore import open_object_store
+
+    s = settings()
+    t0 = time.perf_counter()
+    if open_object_store(s).list("_manifest.json"):
+        console.print(f"[dim]sources under {s.home} already hold a generated company; reusing it[/]")
+    else:
+        with _spinner(f"generating a company (scale {scale}, seed {seed})"):
+            man = generate_from_settings(s, scale, seed)
+        _print_manifest(man)
+    result = _run(s, ("bronze", "silver", "gold"), "demo")
+    _print_stages(result.run_id, [rec for rec, _, _ in result.stages], {r.stage: st for r, st, _ in result.stages})
+    from c360.ops.report import print_summary
+
+    print_summary(console, s)
+    console.print(f"[bold green]demo finished in {time.perf_counter() - t0:.1f} s[/] — lake at {s.lake_root}")
+
+
+@app.command()
+def status(
+    limit: Annotated[int, typer.Option(help="How many recent runs.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Recent runs and their stages, from the run audit."""
+    from c360.lake.store import lake_from_settings
+    from c360.ops.audit import recent_runs
+
+    runs = recent_runs(lake_from_settings(settings()), limit)
+    if as_json:
+        sys.stdout.write(json.dumps(runs, default=str, indent=2) + "\n")
+        return
+    if not runs:
+        console.print("no runs recorded yet — run `c360 demo` or `c360 run`")
+        return
+    for run in runs:
+        colour = {"SUCCESS": "green", "FAILED": "red"}.get(run["status"], "yellow")
+        console.print(f"[bold]{run['run_id']}[/] {run.get('command') or ''} [{colour}]{run['status']}[/]"
+                      + (f" — {run['error']}" if run.get("error") else ""))
+        t = Table(show_header=True, box=None, padding=(0, 2))
+        for col in ("stage", "status", "in", "out", "quarantined", "DQ", "seconds", "error"):
+            t.add_column(col)
+        for st in run["stages"]:
+            secs = ""
+            if st["ended_at"] and st["started_at"]:
+                secs = f"{(st['ended_at'] - st['started_at']).total_seconds():.2f}"
+            dq = "" if st["dq_score"] is None else f"{st['dq_score']:.3f}"
+            t.add_row(st["stage"], st["status"], str(st["rows_in"]), str(st["rows_out"]),
+                      str(st["rows_quarantined"]), dq, secs, (st["error"] or "")[:80])
+        console.print(t)
+
+
+@app.command()
+def tables(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """The table catalog: layer, keys, rows, Delta version, last update."""
+    from c360.lake.store import lake_from_settings
+
+    lake = lake_from_settings(settings())
+    rows = []
+    for spec in catalog.tables():
+        info = lake.info(spec.id)
+        updated = (datetime.fromtimestamp(info.last_update_ms / 1000, UTC).isoformat(timespec="seconds")
+                   if info.last_update_ms else None)
+        rows.append({"table": spec.id, "layer": spec.layer, "primary_key": list(spec.primary_key),
+                     "rows": info.rows if info.exists else None, "version": info.version,
+                     "last_update": updated, "pii_columns": len(spec.pii_columns()),
+                     "expectations": len(spec.expectations), "uri": info.uri})
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    t = Table(title=f"c360 tables at {lake.root}")
+    for col in ("table", "key", "rows", "version", "last update", "PII cols", "expectations"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r["table"], ",".join(r["primary_key"]), "-" if r["rows"] is None else f"{r['rows']:,}",
+                  "-" if r["version"] is None else str(r["version"]), r["last_update"] or "-",
+                  str(r["pii_columns"]), str(r["expectations"]))
+    console.print(t)
+
+
+def main() -> None:
+    """Entry point: one clear line for user errors; tracebacks only with --debug."""
+    STATE.debug = "--debug" in sys.argv or os.environ.get("C360_DEBUG") == "1"
+    try:
+        rv = app(standalone_mode=False)
+    except C360Error as e:
+        if STATE.debug:
+            raise
+        err_console.print(f"[bold red]error:[/] {e.line()}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except typer.TyperException as e:  # usage errors: Typer prints them with a hint
+        show = getattr(e, "show", None)
+        show() if show else err_console.print(f"error: {e.format_message()}")
+        sys.exit(e.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("aborted")
+        sys.exit(130)
+    except Exception as e:
+        if STATE.debug:
+            raise
+        err_console.print(f"[bold red]error:[/] unexpected {type(e).__name__}: {e} (re-run with --debug "
+                          "for the traceback)", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,389 @@
+"""Typed configuration: a YAML file, then ``C360_…`` environment variables, then secret files.
+
+Every endpoint is one setting with an embedded default under ``home``; secrets (passwords, keys)
+come only from the environment or secret files, never from YAML, and never appear in logs
+(they are ``SecretStr``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from c360.errors import C360Error
+
+DEFAULT_CONFIG_FILE = "c360.yaml"
+SECRET_FIELDS = ("password", "access_key_id", "secret_access_key", "sasl_password")
+_URL_WITH_PASSWORD = re.compile(r"^[a-z0-9+]+://[^/@:]+:[^/@]+@", re.IGNORECASE)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class S3Credentials(_Section):
+    """Where and how to reach an S3 API (AWS, SeaweedFS, MinIO…). Ignored for local paths."""
+
+    endpoint_url: str | None = Field(None, description="S3 endpoint, e.g. http://127.0.0.1:8333; None = AWS.")
+    region: str = Field("us-east-1", description="S3 region.")
+    access_key_id: SecretStr | None = Field(None, description="From env/secret file only.")
+    secret_access_key: SecretStr | None = Field(None, description="From env/secret file only.")
+
+    def boto_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for a boto3 client (None values fall back to boto's own chain)."""
+        kw: dict[str, Any] = {"region_name": self.region}
+        if self.endpoint_url:
+            kw["endpoint_url"] = self.endpoint_url
+        if self.access_key_id and self.secret_access_key:
+            kw["aws_access_key_id"] = self.access_key_id.get_secret_value()
+            kw["aws_secret_access_key"] = self.secret_access_key.get_secret_value()
+        return kw
+
+    def delta_storage_options(self) -> dict[str, str]:
+        """Storage options for delta-rs (object_store crate keys)."""
+        opts = {"AWS_REGION": self.region}
+        if self.endpoint_url:
+            opts["AWS_ENDPOINT_URL"] = self.endpoint_url
+            if self.endpoint_url.startswith("http://"):
+                opts["AWS_ALLOW_HTTP"] = "true"
+        if self.access_key_id and self.secret_access_key:
+            opts["AWS_ACCESS_KEY_ID"] = self.access_key_id.get_secret_value()
+            opts["AWS_SECRET_ACCESS_KEY"] = self.secret_access_key.get_secret_value()
+        return opts
+
+
+class CrmConfig(_Section):
+    """The CRM database the customers come from."""
+
+    url: str = Field(
+        "", description="SQLAlchemy URL: sqlite:///PATH or mysql+pymysql://USER@HOST:PORT/DB. "
+        "Empty = embedded SQLite at <home>/sources/crm.db."
+    )
+    password: SecretStr | None = Field(None, description="Database password; env C360_CRM__PASSWORD only.")
+    batch_rows: int = Field(50_000, gt=0, description="Rows per extract batch (keeps memory flat).")
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: str) -> str:
+        if v and not v.startswith(("sqlite:///", "mysql+pymysql://", "postgresql+psycopg://")):
+            raise ValueError("must start with sqlite:///, mysql+pymysql:// or postgresql+psycopg://")
+        return v
+
+
+class ObjectStoreConfig(S3Credentials):
+    """Where file drops land: XML profiles, JSON purchases, CSV feedback."""
+
+    url: str = Field("", description="A local directory or s3://bucket/prefix. Empty = <home>/sources/files.")
+
+
+class StreamConfig(S3Credentials):
+    """The event stream: clickstream and social events."""
+
+    url: str = Field(
+        "", description="A local log directory, kinesis://STREAM or kafka://TOPIC. "
+        "Empty = <home>/sources/stream (an embedded append-only log)."
+    )
+    bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers (kafka:// only).")
+    shards: int = Field(2, ge=1, description="Shards/partitions to create when the generator makes the stream.")
+    batch_records: int = Field(10_000, gt=0, description="Max records read per shard per micro-batch.")
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: str) -> str:
+        if "://" in v and not v.startswith(("kinesis://", "kafka://", "file://")):
+            raise ValueError("must be a local directory, kinesis://STREAM or kafka://TOPIC")
+        return v
+
+
+class LakeConfig(S3Credentials):
+    """The Delta lake: tables live at <root>/<layer>/<table>/."""
+
+    root: str = Field("", description="A local directory or s3://bucket/prefix. Empty = <home>/lake.")
+
+
+class ServingConfig(_Section):
+    """The serving database BI tools and the API read from."""
+
+    url: str = Field(
+        "", description="A DuckDB file path or postgresql+psycopg://USER@HOST:PORT/DB. "
+        "Empty = <home>/serving.duckdb."
+    )
+    password: SecretStr | None = Field(None, description="env C360_SERVING__PASSWORD only.")
+
+
+class EngineConfig(_Section):
+    """Which engine runs the SQL models."""
+
+    name: Literal["duckdb", "spark"] = Field("duckdb", description="duckdb (default) or spark (Spark Connect).")
+    spark_remote: str = Field("", description="Spark Connect URL (sc://host:port) when name=spark.")
+    threads: int | None = Field(None, ge=1, description="DuckDB threads; None = all cores.")
+    memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. '8GB'.")
+
+
+class GeneratorConfig(_Section):
+    """The synthetic company the demo generates."""
+
+    scale: Literal["XS", "S", "M", "L"] = Field("XS", description="XS 2k, S 10k, M 1M, L 5M customers.")
+    seed: int = Field(42, description="Same seed, same data.")
+    start_date: str = Field("2024-01-01", description="First day of history (ISO date).")
+    days: int = Field(365, ge=1, description="Days of history to generate.")
+
+
+class QualityConfig(_Section):
+    """Data-quality thresholds."""
+
+    min_dq_score: float = Field(0.9, ge=0, le=1, description="A table scoring below this is marked failed.")
+
+
+_yaml_data: ContextVar[dict[str, Any] | None] = ContextVar("c360_yaml_data", default=None)
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Values from the (already validated) YAML file; lower priority than the environment."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return (_yaml_data.get() or {}).get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_yaml_data.get() or {})
+
+
+class _SecretFilesSource(PydanticBaseSettingsSource):
+    """Secrets from files named like their env var (``C360_CRM__PASSWORD``) in ``C360_SECRETS_DIR``."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        d = os.environ.get("C360_SECRETS_DIR")
+        if not d or not Path(d).is_dir():
+            return {}
+        out: dict[str, Any] = {}
+        for f in Path(d).iterdir():
+            name = f.name.upper()
+            if not name.startswith("C360_") or "__" not in name:
+                continue
+            section, _, key = name[5:].lower().partition("__")
+            if key in SECRET_FIELDS:
+                out.setdefault(section, {})[key] = f.read_text().strip()
+        return out
+
+
+class Settings(BaseSettings):
+    """All of c360's configuration. Precedence: env > secret files > YAML > defaults."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="C360_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    home: Path = Field(Path("c360_home"), description="Everything c360 writes by default lives here.")
+    profile: Literal["dev", "prod"] = Field("dev", description="dev allows embedded defaults; prod requires "
+                                            "every endpoint to be set explicitly.")
+    crm: CrmConfig = Field(default_factory=CrmConfig)
+    object_store: ObjectStoreConfig = Field(default_factory=ObjectStoreConfig)
+    stream: StreamConfig = Field(default_factory=StreamConfig)
+    lake: LakeConfig = Field(default_factory=LakeConfig)
+    serving: ServingConfig = Field(default_factory=ServingConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _SecretFilesSource(settings_cls), _YamlSource(settings_cls))
+
+    # Resolved endpoints: the embedded default when a setting is empty.
+    @property
+    def crm_url(self) -> str:
+        return self.crm.url or f"sqlite:///{(self.home / 'sources' / 'crm.db').resolve()}"
+
+    @property
+    def object_store_url(self) -> str:
+        return self.object_store.url or str((self.home / "sources" / "files").resolve())
+
+    @property
+    def stream_url(self) -> str:
+        return self.stream.url or str((self.home / "sources" / "stream").resolve())
+
+    @property
+    def lake_root(self) -> str:
+        return self.lake.root or str((self.home / "lake").resolve())
+
+    @property
+    def serving_url(self) -> str:
+        return self.serving.url or str((self.home / "serving.duckdb").resolve())
+
+    def check_profile(self) -> None:
+        """prod: every endpoint must be explicit (no silent embedded defaults in production)."""
+        if self.profile != "prod":
+            return
+        missing = [
+            key for key, val in (
+                ("crm.url", self.crm.url), ("object_store.url", self.object_store.url),
+                ("stream.url", self.stream.url), ("lake.root", self.lake.root),
+                ("serving.url", self.serving.url),
+            ) if not val
+        ]
+        if missing:
+            raise C360Error(
+                f"config error: profile 'prod' needs explicit endpoints, missing {', '.join(missing)}",
+                where="config", fix="set them in the YAML file or as C360_<SECTION>__<KEY> env vars",
+            )
+
+
+def _find_secrets_in_yaml(data: Any, path: str = "") -> list[str]:
+    found: list[str] = []
+    if isinstance(data, dict):
+        for k, v in data.items():
+            p = f"{path}.{k}" if path else str(k)
+            if str(k).lower() in SECRET_FIELDS or str(k).lower() in ("secret", "token", "api_key"):
+                found.append(p)
+            elif isinstance(v, str) and _URL_WITH_PASSWORD.match(v):
+                found.append(f"{p} (password inside the URL)")
+            else:
+                found.extend(_find_secrets_in_yaml(v, p))
+    return found
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise C360Error(f"config error: {path} is not valid YAML: {e}", where=str(path),
+                        fix="fix the YAML syntax") from None
+    if not isinstance(data, dict):
+        raise C360Error(f"config error: {path} must hold a mapping of settings", where=str(path))
+    return data
+
+
+def _format_validation(err: ValidationError, source: str) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"])
+        env = "C360_" + "__".join(str(p).upper() for p in e["loc"])
+        if e["type"] == "extra_forbidden":
+            lines.append(f"unknown key '{key}'")
+        else:
+            lines.append(f"'{key}': {e['msg']} (got {e.get('input')!r}; set in {source} or env {env})")
+    return "; ".join(lines)
+
+
+def load_settings(
+    config_file: str | Path | None = None, *, home: str | Path | None = None,
+    profile: str | None = None, **overrides: Any,
+) -> Settings:
+    """Load settings from YAML (``config_file``, ``C360_CONFIG`` or ``./c360.yaml``) plus env.
+
+    The YAML may hold a ``profiles:`` mapping whose entry for the active profile
+    (``--profile``, ``C360_PROFILE`` or the YAML's ``profile``) overlays the rest.
+    """
+    path = Path(config_file or os.environ.get("C360_CONFIG") or DEFAULT_CONFIG_FILE)
+    data: dict[str, Any] = {}
+    if path.exists():
+        data = _read_yaml(path)
+    elif config_file is not None:
+        raise C360Error(f"config error: config file {path} not found", where=str(path),
+                        fix="run `c360 init` to write a starter config, or drop --config")
+    profiles = data.pop("profiles", {}) or {}
+    active = profile or os.environ.get("C360_PROFILE") or data.get("profile") or "dev"
+    if active in profiles:
+        data = _deep_merge(data, profiles[active])
+    secrets = _find_secrets_in_yaml(data)
+    if secrets:
+        raise C360Error(
+            f"config error: secrets are not allowed in YAML: {', '.join(secrets)}", where=str(path),
+            fix="remove them and set env vars (e.g. C360_CRM__PASSWORD) or files in C360_SECRETS_DIR",
+        )
+    data["profile"] = active
+    if home is not None:
+        overrides["home"] = Path(home)
+    token = _yaml_data.set(data)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as e:
+        raise C360Error(f"config error: {_format_validation(e, str(path))}", where=str(path),
+                        fix="see `c360 init` for the commented reference") from None
+    finally:
+        _yaml_data.reset(token)
+    settings.check_profile()
+    return settings
+
+
+STARTER_CONFIG = """\
+# c360 configuration. Every key can be overridden by an env var C360_<SECTION>__<KEY>
+# (e.g. C360_LAKE__ROOT=s3://my-bucket/lake). Secrets (passwords, access keys) are refused
+# here: set them as env vars or as files named like the env var in $C360_SECRETS_DIR.
+
+# Everything c360 writes by default lives under home (env C360_HOME or --home).
+home: c360_home
+# dev: empty endpoints use embedded defaults under home. prod: every endpoint must be set.
+profile: dev
+
+crm:
+  # sqlite:///path/crm.db (default: <home>/sources/crm.db) or mysql+pymysql://root@127.0.0.1:3306/crm
+  url: ""
+  batch_rows: 50000
+
+object_store:
+  # a local directory (default: <home>/sources/files) or s3://bucket/prefix
+  url: ""
+  endpoint_url: null        # e.g. http://127.0.0.1:8333 for SeaweedFS; null for AWS
+  region: us-east-1
+
+stream:
+  # a local log dir (default: <home>/sources/stream), kinesis://STREAM or kafka://TOPIC
+  url: ""
+  endpoint_url: null        # Kinesis endpoint, e.g. http://127.0.0.1:4567 for kinesalite
+  bootstrap_servers: 127.0.0.1:9092
+  shards: 2
+
+lake:
+  # a local directory (default: <home>/lake) or s3://bucket/prefix; tables at <root>/<layer>/<table>
+  root: ""
+  endpoint_url: null
+
+serving:
+  # a DuckDB file (default: <home>/serving.duckdb) or postgresql+psycopg://user@host:5432/db
+  url: ""
+
+engine:
+  name: duckdb              # duckdb or spark
+  spark_remote: ""          # sc://host:15002 when name is spark
+
+generator:
+  scale: XS                 # XS (2k customers), S (10k), M (1M), L (5M)
+  seed: 42
+  start_date: "2024-01-01"
+  days: 365
+
+quality:
+  min_dq_score: 0.9
+
+# Overlays per profile, applied on top of the keys above.
+profiles:
+  prod:
+    engine:
+      name: spark
+"""

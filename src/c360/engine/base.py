@@ -1,0 +1,49 @@
+"""The engine seam: register a table, run SQL, get Arrow back. Every model is written once in
+DuckDB SQL; other engines transpile it with sqlglot. Results are written by the Lake (delta-rs),
+so both engines produce byte-compatible Delta tables.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import sqlglot
+
+MODEL_DIALECT = "duckdb"
+
+
+@dataclass(frozen=True)
+class LakeTableRef:
+    """A Delta table by URI, for engines that read Delta natively (Spark)."""
+
+    uri: str
+    storage_options: dict[str, str] | None = field(default=None, hash=False)
+
+
+class Engine(ABC):
+    """A SQL engine. Subclasses set ``dialect`` (a sqlglot dialect name)."""
+
+    dialect: str = MODEL_DIALECT
+
+    @abstractmethod
+    def register(self, name: str, data: pa.Table | LakeTableRef) -> None:
+        """Make ``data`` queryable as ``name``."""
+
+    @abstractmethod
+    def _execute(self, sql: str) -> pa.Table:
+        """Run SQL already in this engine's dialect."""
+
+    def translate(self, sql: str) -> str:
+        """A model (DuckDB SQL) in this engine's dialect."""
+        if self.dialect == MODEL_DIALECT:
+            return sql
+        return ";\n".join(sqlglot.transpile(sql, read=MODEL_DIALECT, write=self.dialect, pretty=False))
+
+    def sql(self, sql: str) -> pa.Table:
+        """Run a model written in DuckDB SQL and return the result as Arrow."""
+        return self._execute(self.translate(sql))
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources."""

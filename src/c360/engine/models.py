@@ -1,0 +1,33 @@
+"""SQL models: ``.sql`` files beside the stage that runs them, one per table, named like it."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import pyarrow as pa
+
+from c360 import catalog
+from c360.catalog import TableSpec
+from c360.engine.base import Engine, LakeTableRef
+from c360.lake.store import Lake
+
+
+def model_sql(spec: TableSpec) -> str:
+    """The SQL text of a table's model: ``c360/lake/<layer>/<name>.sql``."""
+    return resources.files(f"c360.lake.{spec.layer}").joinpath(f"{spec.name}.sql").read_text()
+
+
+def register_inputs(engine: Engine, lake: Lake, spec: TableSpec) -> None:
+    """Make every input of ``spec`` queryable under its SQL name (``layer_name``)."""
+    for table_id in spec.inputs:
+        inp = catalog.get(table_id)
+        if lake.exists(table_id):
+            engine.register(inp.sql_name, LakeTableRef(lake.uri(table_id), lake.storage_options))
+        else:  # an empty source is still a valid input: the model sees zero rows
+            engine.register(inp.sql_name, inp.schema().empty_table())
+
+
+def run_model(engine: Engine, lake: Lake, spec: TableSpec) -> pa.Table:
+    """Run a table's model and return its rows in the catalog schema (not yet written)."""
+    register_inputs(engine, lake, spec)
+    return catalog.conform(engine.sql(model_sql(spec)), spec)

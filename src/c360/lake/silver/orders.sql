@@ -1,0 +1,15 @@
+-- silver.orders: order lines deduplicated on (order_id, line_no), typed.
+SELECT
+    order_id,
+    line_no,
+    customer_id,
+    TRY_CAST(order_ts AS TIMESTAMP) AS order_ts,
+    CAST(TRY_CAST(order_ts AS TIMESTAMP) AS DATE) AS order_date,
+    upper(trim(product_id)) AS product_id,
+    quantity,
+    unit_price,
+    round(amount, 2) AS amount,
+    upper(trim(currency)) AS currency,
+    lower(trim(channel)) AS channel
+FROM bronze_purchases
+QUALIFY row_number() OVER (PARTITION BY order_id, line_no ORDER BY _ingested_at DESC, _source_file DESC) = 1

@@ -1,0 +1,183 @@
+"""Delta Lake I/O through delta-rs: tables at ``<root>/<layer>/<table>/`` on local disk or S3.
+
+All writes go through here so that every table gets its catalog schema, and so that re-running
+a batch is idempotent: appends carry a Delta app-transaction id (the same mechanism Spark
+Structured Streaming uses), upserts merge on the table's primary key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as ds
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake.exceptions import TableNotFoundError
+
+from c360 import catalog
+from c360.errors import C360Error
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """What ``c360 tables`` shows per table."""
+
+    id: str
+    uri: str
+    exists: bool
+    rows: int = 0
+    version: int | None = None
+    last_update_ms: int | None = None
+
+
+class Lake:
+    """The lake root and its storage options; one instance per run."""
+
+    def __init__(self, root: str, storage_options: Mapping[str, str] | None = None) -> None:
+        self.root = root.rstrip("/")
+        self.storage_options = dict(storage_options or {}) if self.is_remote else None
+
+    @property
+    def is_remote(self) -> bool:
+        return "://" in self.root and not self.root.startswith("file://")
+
+    def uri(self, table_id: str) -> str:
+        spec = catalog.get(table_id)
+        return f"{self.root}/{spec.layer}/{spec.name}"
+
+    # ------------------------------------------------------------------ reading
+    def table(self, table_id: str) -> DeltaTable | None:
+        """The Delta table, or None if it has never been written."""
+        try:
+            return DeltaTable(self.uri(table_id), storage_options=self.storage_options)
+        except TableNotFoundError:
+            return None
+        except OSError as e:  # unreachable object store, bad credentials
+            raise C360Error(f"cannot open lake table {table_id}: {e}", where=self.uri(table_id),
+                            fix="check lake.root, lake.endpoint_url and the lake credentials") from e
+
+    def exists(self, table_id: str) -> bool:
+        return self.table(table_id) is not None
+
+    def dataset(self, table_id: str) -> ds.Dataset:
+        """A lazily scanned Arrow dataset (DuckDB pushes projections and filters into it)."""
+        dt = self.table(table_id)
+        if dt is None:
+            return ds.dataset(catalog.get(table_id).schema().empty_table())
+        return dt.to_pyarrow_dataset()
+
+    def read(self, table_id: str, columns: list[str] | None = None) -> pa.Table:
+        return self.dataset(table_id).to_table(columns=columns)
+
+    def sql(self, query: str, *table_ids: str, params: list[Any] | None = None) -> pa.Table:
+        """Query lake tables (by their SQL names, ``layer_name``) with an in-process DuckDB.
+
+        Filters go through DuckDB rather than pyarrow dataset filters: delta-rs MERGE writes
+        string_view Parquet columns, on which pyarrow's statistics pruning fails (string vs
+        string_view) while DuckDB reads them fine.
+        """
+        con = duckdb.connect()
+        try:
+            for tid in table_ids:
+                con.register(catalog.get(tid).sql_name, self.dataset(tid))
+            return con.execute(query, params or []).arrow().read_all()
+        finally:
+            con.close()
+
+    def count(self, table_id: str) -> int:
+        dt = self.table(table_id)
+        return 0 if dt is None else dt.count()
+
+    def txn_version(self, table_id: str, app_id: str) -> int | None:
+        """The last committed version of an app transaction (None if never committed)."""
+        dt = self.table(table_id)
+        return None if dt is None else dt.transaction_version(app_id)
+
+    def last_metadata(self, table_id: str, key: str, max_commits: int = 1000) -> Any:
+        """The newest commit's value for a custom-metadata key (JSON-decoded), or None.
+
+        Checkpoints and watermarks are stored this way: in the same commit as the rows they
+        cover, so they can never disagree with the data.
+        """
+        dt = self.table(table_id)
+        if dt is None:
+            return None
+        for commit in dt.history(max_commits):
+            if key in commit:
+                return json.loads(commit[key])
+        return None
+
+    def info(self, table_id: str) -> TableInfo:
+        dt = self.table(table_id)
+        if dt is None:
+            return TableInfo(table_id, self.uri(table_id), False)
+        last = dt.history(1)[0]
+        return TableInfo(table_id, self.uri(table_id), True, dt.count(), dt.version(), last.get("timestamp"))
+
+    # ------------------------------------------------------------------ writing
+    def _props(self, metadata: Mapping[str, Any] | None,
+               txns: Sequence[tuple[str, int]] = ()) -> CommitProperties:
+        meta = {k: json.dumps(v) for k, v in (metadata or {}).items()}
+        return CommitProperties(custom_metadata=meta or None,
+                                app_transactions=[Transaction(a, v) for a, v in txns] or None)
+
+    def append(self, table_id: str, data: pa.Table, *, txns: Sequence[tuple[str, int]] = (),
+               metadata: Mapping[str, Any] | None = None, schema_merge: bool = False) -> bool:
+        """Append rows in one commit, recording app transactions ``(app_id, version)`` with them.
+
+        If every one of ``txns`` is already committed at that version or later, nothing is
+        written and False is returned: re-running a batch never duplicates rows.
+        """
+        spec = catalog.get(table_id)
+        if txns:
+            dt = self.table(table_id)
+            if dt is not None and all((dt.transaction_version(a) or -1) >= v for a, v in txns):
+                return False
+        write_deltalake(
+            self.uri(table_id), catalog.conform(data, spec), mode="append",
+            partition_by=list(spec.partition_by) or None, storage_options=self.storage_options,
+            schema_mode="merge" if schema_merge else None,
+            commit_properties=self._props(metadata, txns),
+        )
+        return True
+
+    def overwrite(self, table_id: str, data: pa.Table, *, metadata: Mapping[str, Any] | None = None) -> None:
+        """Replace the table's contents (a new version; history stays for time travel)."""
+        spec = catalog.get(table_id)
+        write_deltalake(
+            self.uri(table_id), catalog.conform(data, spec), mode="overwrite",
+            partition_by=list(spec.partition_by) or None, storage_options=self.storage_options,
+            schema_mode="overwrite", commit_properties=self._props(metadata),
+        )
+
+    def merge(self, table_id: str, data: pa.Table, *, keys: tuple[str, ...] | None = None,
+              insert_only: bool = False, metadata: Mapping[str, Any] | None = None) -> dict[str, int]:
+        """Upsert on the primary key (or ``keys``); ``insert_only`` never touches existing rows."""
+        spec = catalog.get(table_id)
+        keys = keys or spec.primary_key
+        if not keys:
+            raise ValueError(f"{table_id} has no primary key to merge on")
+        src = catalog.conform(data, spec)
+        dt = self.table(table_id)
+        if dt is None:
+            self.overwrite(table_id, src, metadata=metadata)
+            return {"num_target_rows_inserted": src.num_rows, "num_target_rows_updated": 0}
+        pred = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+        m = dt.merge(src, pred, source_alias="s", target_alias="t",
+                     commit_properties=self._props(metadata))
+        if not insert_only:
+            m = m.when_matched_update_all()
+        return m.when_not_matched_insert_all().execute()
+
+
+def lake_from_settings(settings: Any) -> Lake:
+    """The Lake for a Settings object (S3 options only when the root is remote)."""
+    root = settings.lake_root
+    if "://" not in root:
+        os.makedirs(root, exist_ok=True)
+    return Lake(root, settings.lake.delta_storage_options())

@@ -1,0 +1,118 @@
+"""The run audit: a Delta table with one row per run and stage event (RUNNING, SUCCESS, FAILED).
+
+Append-only on purpose: a crashed run leaves its RUNNING rows behind, so ``c360 status`` can show
+what was in flight when it died.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from c360.lake.store import Lake
+
+AUDIT = "ops.run_audit"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_run_id() -> str:
+    """Sortable by time, unique across machines."""
+    return now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+@dataclass
+class StageRecord:
+    """Counters a stage fills in while it runs."""
+
+    stage: str
+    table_id: str = ""
+    rows_in: int = 0
+    rows_out: int = 0
+    rows_quarantined: int = 0
+    dq_score: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    started_at: datetime = field(default_factory=now)
+
+
+class RunAudit:
+    """Records one pipeline run. Use ``with audit.stage(...) as st:`` around each stage."""
+
+    def __init__(self, lake: Lake, command: str = "run", run_id: str | None = None) -> None:
+        self.lake = lake
+        self.command = command
+        self.run_id = run_id or new_run_id()
+        self.started_at = now()
+        self.stages: list[tuple[StageRecord, str, str | None]] = []
+
+    def _write(self, rec: StageRecord, status: str, error: str | None, ended: datetime | None) -> None:
+        row = {
+            "run_id": [self.run_id], "stage": [rec.stage], "table_id": [rec.table_id],
+            "started_at": [rec.started_at], "ended_at": [ended], "status": [status],
+            "rows_in": [rec.rows_in], "rows_out": [rec.rows_out],
+            "rows_quarantined": [rec.rows_quarantined], "dq_score": [rec.dq_score],
+            "details": [json.dumps(rec.details, default=str, sort_keys=True)], "error": [error],
+        }
+        self.lake.append(AUDIT, pa.table(row))
+
+    def begin(self) -> None:
+        self._write(StageRecord("run", details={"command": self.command}, started_at=self.started_at),
+                    "RUNNING", None, None)
+
+    def end(self, status: str, error: str | None = None) -> None:
+        totals = StageRecord("run", details={"command": self.command}, started_at=self.started_at)
+        for rec, _, _ in self.stages:
+            if rec.stage.startswith("bronze."):
+                totals.rows_in += rec.rows_in
+            totals.rows_quarantined += rec.rows_quarantined
+        self._write(totals, status, error, now())
+
+    @contextmanager
+    def stage(self, stage: str, table_id: str = "") -> Iterator[StageRecord]:
+        rec = StageRecord(stage, table_id)
+        try:
+            yield rec
+        except BaseException as e:
+            msg = f"{type(e).__name__}: {e}"
+            self._write(rec, "FAILED", msg, now())
+            self.stages.append((rec, "FAILED", msg))
+            raise
+        self._write(rec, "SUCCESS", None, now())
+        self.stages.append((rec, "SUCCESS", None))
+
+
+def read_audit(lake: Lake) -> list[dict[str, Any]]:
+    """All audit rows, oldest first."""
+    if not lake.exists(AUDIT):
+        return []
+    rows = lake.read(AUDIT).to_pylist()
+    rows.sort(key=lambda r: (r["run_id"], r["started_at"], r["ended_at"] or r["started_at"]))
+    return rows
+
+
+def recent_runs(lake: Lake, limit: int = 5) -> list[dict[str, Any]]:
+    """The newest runs, each with its final status and its stages (last event per stage)."""
+    runs: dict[str, dict[str, Any]] = {}
+    for r in read_audit(lake):
+        run = runs.setdefault(r["run_id"], {"run_id": r["run_id"], "status": "RUNNING", "stages": {}})
+        if r["stage"] == "run":
+            run["status"] = r["status"]
+            run["started_at"] = run.get("started_at") or r["started_at"]
+            run["ended_at"] = r["ended_at"]
+            run["command"] = json.loads(r["details"] or "{}").get("command")
+            run["error"] = r["error"]
+        else:
+            run["stages"][r["stage"]] = r
+    out = sorted(runs.values(), key=lambda x: x["run_id"], reverse=True)[:limit]
+    for run in out:
+        run["stages"] = list(run["stages"].values())
+    return out

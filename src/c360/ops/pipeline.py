@@ -1,0 +1,144 @@
+"""The pipeline: sources → bronze → silver → gold, each stage audited.
+
+Bronze stages are independent: one failing source does not stop the others from landing, but the
+run stops before silver (so silver/gold never mix fresh and stale inputs) and is marked FAILED.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from c360.config import Settings
+from c360.engine import Engine, create_engine
+from c360.errors import C360Error
+from c360.lake.bronze.crm import CRM_TABLES, ingest_crm
+from c360.lake.bronze.files import FILE_SOURCES, ingest_source
+from c360.lake.bronze.stream import ingest_stream
+from c360.lake.build import build_table
+from c360.lake.gold import GOLD_TABLES
+from c360.lake.silver import SILVER_TABLES
+from c360.lake.store import Lake, lake_from_settings
+from c360.ops.audit import RunAudit, StageRecord
+from c360.sources.crm import CrmDatabase
+from c360.sources.objectstore import open_object_store
+from c360.sources.stream import open_stream
+
+LAYERS = ("bronze", "silver", "gold")
+Progress = Callable[[str, str], None]  # (stage, "start" | "done" | "failed")
+
+
+@dataclass
+class Context:
+    """What every stage gets: settings, the lake, the audit of this run, and an engine."""
+
+    settings: Settings
+    lake: Lake
+    audit: RunAudit
+    _engine: Engine | None = field(default=None, repr=False)
+
+    @cached_property
+    def engine(self) -> Engine:
+        return self._engine or create_engine(self.settings)
+
+    def close(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.close()
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    status: str
+    stages: list[tuple[StageRecord, str, str | None]]
+
+
+def _bronze_stages(settings: Settings) -> list[tuple[str, str, Callable[[Context, StageRecord], None]]]:
+    """(stage name, table id, function) for every bronze source."""
+    stages: list[tuple[str, str, Callable[[Context, StageRecord], None]]] = []
+    crm_holder: dict[str, CrmDatabase] = {}
+
+    def crm() -> CrmDatabase:
+        if "db" not in crm_holder:
+            pw = settings.crm.password.get_secret_value() if settings.crm.password else None
+            crm_holder["db"] = CrmDatabase(settings.crm_url, pw)
+        return crm_holder["db"]
+
+    for table_id in CRM_TABLES:
+        stages.append((f"{table_id}", table_id,
+                       lambda ctx, rec, t=table_id: ingest_crm(ctx, crm(), t, rec)))
+    store_holder: dict[str, Any] = {}
+
+    def store() -> Any:
+        if "s" not in store_holder:
+            store_holder["s"] = open_object_store(settings)
+        return store_holder["s"]
+
+    for src in FILE_SOURCES:
+        stages.append((src.table_id, src.table_id,
+                       lambda ctx, rec, s=src: _ingest_files(ctx, store(), s, rec)))
+    stages.append(("bronze.events", "bronze.events", lambda ctx, rec: _ingest_events(ctx, rec)))
+    return stages
+
+
+def _ingest_files(ctx: Context, store: Any, src: Any, rec: StageRecord) -> None:
+    if not store.list(src.prefix):
+        raise C360Error(f"empty source: no {src.name} files under {store.url}/{src.prefix}",
+                        where=f"object_store {store.url}",
+                        fix="point object_store.url at the file drops, or run `c360 generate`")
+    ingest_source(ctx, store, src, rec)
+
+
+def _ingest_events(ctx: Context, rec: StageRecord) -> None:
+    stream = open_stream(ctx.settings)
+    if not stream.shards():
+        raise C360Error(f"empty source: stream {ctx.settings.stream_url} has no shards",
+                        where="stream", fix="point stream.url at the event stream, or run `c360 generate`")
+    ingest_stream(ctx, stream, rec)
+
+
+def run_pipeline(settings: Settings, layers: Iterable[str] = LAYERS, *, command: str = "run",
+                 engine: Engine | None = None, progress: Progress | None = None) -> RunResult:
+    """Run the chosen layers in order; returns the result, raises C360Error on failure."""
+    lake = lake_from_settings(settings)
+    audit = RunAudit(lake, command=command)
+    ctx = Context(settings, lake, audit, engine)
+    layers = [x for x in LAYERS if x in set(layers)]
+    notify = progress or (lambda stage, state: None)
+    audit.begin()
+    try:
+        if "bronze" in layers:
+            failures: list[str] = []
+            for stage, table_id, fn in _bronze_stages(settings):
+                notify(stage, "start")
+                try:
+                    with audit.stage(stage, table_id) as rec:
+                        fn(ctx, rec)
+                    notify(stage, "done")
+                except C360Error as e:
+                    notify(stage, "failed")
+                    failures.append(e.line())
+            if failures:
+                raise C360Error(f"{len(failures)} bronze stage(s) failed: " + " | ".join(failures),
+                                where=f"run {audit.run_id}", fix="see `c360 status`; fix the sources and re-run")
+        for layer, tables in (("silver", SILVER_TABLES), ("gold", GOLD_TABLES)):
+            if layer not in layers:
+                continue
+            for table_id in tables:
+                notify(table_id, "start")
+                try:
+                    with audit.stage(table_id, table_id) as rec:
+                        build_table(ctx, table_id, rec)
+                except Exception:
+                    notify(table_id, "failed")
+                    raise
+                notify(table_id, "done")
+    except BaseException as e:
+        audit.end("FAILED", e.line() if isinstance(e, C360Error) else f"{type(e).__name__}: {e}")
+        raise
+    finally:
+        ctx.close()
+    audit.end("SUCCESS")
+    return RunResult(audit.run_id, "SUCCESS", audit.stages)

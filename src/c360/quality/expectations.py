@@ -1,0 +1,78 @@
+"""Expectations: the catalog's row rules applied to a model's result before it is written.
+
+``warn`` keeps and counts, ``drop`` sends the row to quarantine with the rule's name, ``fail``
+stops the stage before anything is written (nothing half-written).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from c360.catalog import TableSpec
+from c360.engine.base import Engine
+from c360.errors import ExpectationFailed
+from c360.lake.quarantine import Rejected
+
+
+@dataclass(frozen=True)
+class ExpectationResult:
+    name: str
+    action: str
+    passed: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A result after its expectations: rows to keep, rows rejected, per-rule counts, DQ score."""
+
+    kept: pa.Table
+    rejected: list[Rejected]
+    results: list[ExpectationResult]
+    dq_score: float
+
+
+def _key(row: dict, spec: TableSpec) -> str:
+    return ",".join(f"{k}={row.get(k)}" for k in spec.primary_key)
+
+
+def check(engine: Engine, spec: TableSpec, data: pa.Table) -> Checked:
+    """Evaluate ``spec.expectations`` on ``data`` with ``engine`` (rules are DuckDB SQL)."""
+    if not spec.expectations or data.num_rows == 0:
+        return Checked(data, [], [ExpectationResult(e.name, e.action, data.num_rows, 0)
+                                  for e in spec.expectations], 1.0)
+    engine.register("__c360_result", data)
+    flags = ", ".join(f"coalesce(({e.rule}), false) AS __e{i}" for i, e in enumerate(spec.expectations))
+    flagged = engine.sql(f"SELECT {flags} FROM __c360_result")
+    # Row order is preserved for a projection-only query on both engines' Arrow inputs.
+    results, drop_mask, all_ok = [], None, None
+    for i, e in enumerate(spec.expectations):
+        ok = flagged.column(f"__e{i}").combine_chunks()
+        failed = data.num_rows - pc.sum(ok).as_py() if data.num_rows else 0
+        results.append(ExpectationResult(e.name, e.action, data.num_rows - failed, failed))
+        all_ok = ok if all_ok is None else pc.and_(all_ok, ok)
+        if e.action == "fail" and failed:
+            bad = data.filter(pc.invert(ok)).slice(0, 3).to_pylist()
+            keys = "; ".join(_key(r, spec) for r in bad)
+            raise ExpectationFailed(
+                f"expectation '{e.name}' ({e.rule}) failed on {failed} row(s) of {spec.id}, e.g. {keys}",
+                where=spec.id, fix="fix the input or the model; nothing was written",
+            )
+        if e.action == "drop":
+            drop_mask = ok if drop_mask is None else pc.and_(drop_mask, ok)
+    rejected: list[Rejected] = []
+    for i, e in enumerate(spec.expectations):
+        if e.action != "drop" or results[i].failed == 0:
+            continue
+        for row in data.filter(pc.invert(flagged.column(f"__e{i}"))).to_pylist():
+            rejected.append(Rejected(
+                source=spec.id, locator=f"{spec.id}:{_key(row, spec)}", rule=e.name,
+                reason=f"expectation {e.name} ({e.rule}) is false", raw=json.dumps(row, default=str),
+            ))
+    kept = data if drop_mask is None else data.filter(drop_mask)
+    score = pc.sum(all_ok).as_py() / data.num_rows if all_ok is not None else 1.0
+    return Checked(kept, rejected, results, round(float(score), 6))

@@ -1,0 +1,141 @@
+"""The CRM database (SQLite embedded default, MySQL/MariaDB, PostgreSQL) through SQLAlchemy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+
+from c360.errors import C360Error
+
+_SQL_TYPES = {
+    "int64": sa.BigInteger, "string": lambda: sa.String(255), "float64": sa.Float, "bool": sa.Boolean,
+    "date": sa.Date, "timestamp": sa.DateTime,
+}
+
+
+class CrmDatabase:
+    """A SQL database holding the CRM tables."""
+
+    def __init__(self, url: str, password: str | None = None) -> None:
+        u: URL = make_url(url)
+        if password:
+            u = u.set(password=password)
+        self.url = u
+        if u.drivername.startswith("sqlite") and u.database:
+            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        self.engine = sa.create_engine(u, pool_pre_ping=True)
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password hidden, for messages."""
+        return self.url.render_as_string(hide_password=True)
+
+    def _fail(self, e: Exception, action: str) -> C360Error:
+        return C360Error(f"CRM database error while {action}: {type(e).__name__}: {str(e).splitlines()[0]}",
+                         where=self.safe_url,
+                         fix="check crm.url, that the server is running (scripts/services.sh up mariadb) "
+                             "and the password in C360_CRM__PASSWORD")
+
+    def ensure_database(self) -> None:
+        """Create the database itself if the server has none by that name (MySQL/PostgreSQL)."""
+        if self.url.drivername.startswith("sqlite") or not self.url.database:
+            return
+        server = sa.create_engine(self.url.set(database=None if "mysql" in self.url.drivername else "postgres"),
+                                  isolation_level="AUTOCOMMIT")
+        try:
+            with server.connect() as c:
+                if "mysql" in self.url.drivername:
+                    c.execute(sa.text(f"CREATE DATABASE IF NOT EXISTS `{self.url.database}`"))
+                else:
+                    exists = c.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :d"),
+                                       {"d": self.url.database}).first()
+                    if not exists:
+                        c.execute(sa.text(f'CREATE DATABASE "{self.url.database}"'))
+        except sa.exc.SQLAlchemyError as e:
+            raise self._fail(e, "creating the database") from e
+        finally:
+            server.dispose()
+
+    def replace_table(self, name: str, data: pa.Table, types: dict[str, str], primary_key: str,
+                      chunk_rows: int = 5000) -> None:
+        """Drop and re-create ``name`` with ``data`` (used by the generator)."""
+        meta = sa.MetaData()
+        cols = [sa.Column(c, _SQL_TYPES[types[c]](), primary_key=(c == primary_key)) for c in data.column_names]
+        table = sa.Table(name, meta, *cols)
+        if "updated_at" in data.column_names:  # incremental extracts filter and sort on it
+            sa.Index(f"ix_{name}_updated", table.c.updated_at, table.c[primary_key])
+        try:
+            self.ensure_database()
+            with self.engine.begin() as c:
+                table.drop(c, checkfirst=True)
+                table.create(c)
+                for batch in data.to_batches(chunk_rows):
+                    c.execute(table.insert(), batch.to_pylist())
+        except sa.exc.SQLAlchemyError as e:
+            raise self._fail(e, f"writing table {name}") from e
+
+    def upsert_rows(self, name: str, rows: list[dict[str, Any]], primary_key: str) -> None:
+        """Update-or-insert rows by primary key (the generator's daily CRM changes)."""
+        table = sa.Table(name, sa.MetaData(), autoload_with=self.engine)
+        with self.engine.begin() as c:
+            for r in rows:
+                c.execute(table.delete().where(table.c[primary_key] == r[primary_key]))
+            c.execute(table.insert(), rows)
+
+    def count(self, name: str) -> int:
+        with self.engine.connect() as c:
+            return int(c.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar_one())
+
+    def read_since(self, name: str, watermark_column: str, primary_key: str,
+                   since: tuple[str, Any] | None, batch_rows: int) -> Iterator[list[dict[str, Any]]]:
+        """Rows changed after ``since`` = (watermark, key), in (watermark, key) order, in batches.
+
+        Keyset pagination with the primary key as tie-break: rows sharing one updated_at are
+        neither skipped nor read twice across batches or runs.
+        """
+        try:
+            table = sa.Table(name, sa.MetaData(), autoload_with=self.engine)
+        except sa.exc.NoSuchTableError:
+            raise C360Error(f"CRM table {name!r} does not exist", where=self.safe_url,
+                            fix="generate data first (c360 generate) or fix crm.url") from None
+        except sa.exc.SQLAlchemyError as e:
+            raise self._fail(e, f"reading {name}") from e
+        wm, pk = table.c[watermark_column], table.c[primary_key]
+        cursor: tuple[Any, Any] | None = None
+        if since is not None:
+            # Bind the watermark in the column's own type: compared as text, SQLite's
+            # '2024-01-01 10:00:00.000000' sorts after '2024-01-01 10:00:00'.
+            value = since[0]
+            if isinstance(wm.type, sa.DateTime) and isinstance(value, str):
+                value = datetime.fromisoformat(value)
+            elif isinstance(wm.type, sa.Date) and isinstance(value, str):
+                value = date.fromisoformat(value)
+            cursor = (value, since[1])
+        while True:
+            q = sa.select(table).order_by(wm, pk).limit(batch_rows)
+            if cursor is not None:
+                cw, ck = cursor
+                q = q.where(sa.or_(wm > cw, sa.and_(wm == cw, pk > ck)))
+            try:
+                with self.engine.connect() as c:
+                    rows = [dict(r._mapping) for r in c.execute(q)]
+            except sa.exc.SQLAlchemyError as e:
+                raise self._fail(e, f"reading {name}") from e
+            if not rows:
+                return
+            cursor = (rows[-1][watermark_column], rows[-1][primary_key])
+            for r in rows:
+                for k, v in r.items():
+                    if isinstance(v, datetime):
+                        r[k] = v.isoformat(sep=" ")
+                    elif isinstance(v, date):
+                        r[k] = v.isoformat()
+            yield rows
+            if len(rows) < batch_rows:
+                return

@@ -1,0 +1,178 @@
+"""Event streams: an embedded append-only log (default), Kinesis, or Kafka, behind one interface.
+
+A position is an opaque string per shard: a byte offset (local log), a sequence number (Kinesis)
+or an offset (Kafka). Readers resume strictly *after* a position, so a checkpoint stored with the
+rows it covers gives exactly-once ingestion.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+from c360.errors import C360Error
+
+
+class EventStream(ABC):
+    name: str
+
+    @abstractmethod
+    def create(self, shards: int) -> None:
+        """Create the stream if missing."""
+
+    @abstractmethod
+    def put(self, records: list[tuple[str, bytes]]) -> None:
+        """Append (partition key, payload) records."""
+
+    @abstractmethod
+    def shards(self) -> list[str]: ...
+
+    @abstractmethod
+    def read(self, shard: str, after: str | None, limit: int) -> list[tuple[str, bytes]]:
+        """Up to ``limit`` records after position ``after`` (None = from the start)."""
+
+
+def _shard_for(key: str, n: int) -> int:
+    return zlib.crc32(key.encode()) % n
+
+
+class LocalStreamLog(EventStream):
+    """Shard files of newline-delimited payloads under one directory; position = byte offset."""
+
+    def __init__(self, root: str, name: str = "events") -> None:
+        self.dir = Path(root.removeprefix("file://")) / name
+        self.name = name
+
+    def create(self, shards: int) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for i in range(shards):
+            (self.dir / f"shard-{i:05d}.log").touch()
+
+    def shards(self) -> list[str]:
+        return sorted(p.stem for p in self.dir.glob("shard-*.log")) if self.dir.exists() else []
+
+    def put(self, records: list[tuple[str, bytes]]) -> None:
+        shards = self.shards()
+        if not shards:
+            raise C360Error(f"stream {self.dir} has no shards", fix="create it first (c360 generate)")
+        buckets: dict[str, list[bytes]] = {}
+        for key, payload in records:
+            if b"\n" in payload:
+                raise ValueError("a local-log payload cannot contain a newline")
+            buckets.setdefault(shards[_shard_for(key, len(shards))], []).append(payload)
+        for shard, payloads in buckets.items():
+            with open(self.dir / f"{shard}.log", "ab") as f:
+                f.write(b"".join(p + b"\n" for p in payloads))
+
+    def read(self, shard: str, after: str | None, limit: int) -> list[tuple[str, bytes]]:
+        out: list[tuple[str, bytes]] = []
+        with open(self.dir / f"{shard}.log", "rb") as f:
+            f.seek(int(after or 0))
+            while len(out) < limit:
+                line = f.readline()
+                if not line.endswith(b"\n"):  # nothing more, or a record still being written
+                    break
+                out.append((str(f.tell()), line[:-1]))
+        return out
+
+
+class KinesisStream(EventStream):
+    """Amazon Kinesis Data Streams (or kinesalite)."""
+
+    def __init__(self, name: str, boto_kwargs: dict[str, Any]) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.name = name
+        self.client = boto3.client("kinesis", config=Config(retries={"max_attempts": 8, "mode": "standard"}),
+                                   **boto_kwargs)
+
+    def create(self, shards: int) -> None:
+        from botocore.exceptions import ClientError, EndpointConnectionError
+
+        try:
+            self.client.create_stream(StreamName=self.name, ShardCount=shards)
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "ResourceInUseException":
+                raise
+        except EndpointConnectionError as e:
+            raise C360Error(f"cannot reach Kinesis: {e}", where=f"kinesis://{self.name}",
+                            fix="check stream.endpoint_url or start kinesalite "
+                                "(scripts/services.sh up kinesalite)") from e
+        self.client.get_waiter("stream_exists").wait(StreamName=self.name,
+                                                     WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
+
+    def delete(self) -> None:
+        """Delete the stream and wait until it is gone (the generator's --force)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.delete_stream(StreamName=self.name)
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+            return
+        self.client.get_waiter("stream_not_exists").wait(StreamName=self.name,
+                                                         WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
+
+    def shards(self) -> list[str]:
+        from botocore.exceptions import ClientError
+
+        out, token = [], None
+        while True:
+            kw = {"NextToken": token} if token else {"StreamName": self.name}
+            try:
+                resp = self.client.list_shards(**kw)
+            except ClientError as e:
+                if e.response["Error"]["Code"] == "ResourceNotFoundException":
+                    return []
+                raise
+            out += [s["ShardId"] for s in resp["Shards"]]
+            token = resp.get("NextToken")
+            if not token:
+                return sorted(out)
+
+    def put(self, records: list[tuple[str, bytes]]) -> None:
+        for i in range(0, len(records), 500):  # the API's per-call maximum
+            pending = [{"PartitionKey": k, "Data": d} for k, d in records[i:i + 500]]
+            delay = 0.05
+            for _ in range(10):
+                resp = self.client.put_records(StreamName=self.name, Records=pending)
+                if not resp.get("FailedRecordCount"):
+                    break
+                # Partial failure: resend only the failed records, in order, with backoff.
+                pending = [r for r, res in zip(pending, resp["Records"], strict=True) if "ErrorCode" in res]
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            else:
+                raise C360Error(f"Kinesis put_records kept failing for {len(pending)} records",
+                                where=f"kinesis://{self.name}", fix="check the stream's throughput")
+
+    def read(self, shard: str, after: str | None, limit: int) -> list[tuple[str, bytes]]:
+        kw: dict[str, Any] = {"StreamName": self.name, "ShardId": shard}
+        if after:
+            kw.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=after)
+        else:
+            kw["ShardIteratorType"] = "TRIM_HORIZON"
+        it = self.client.get_shard_iterator(**kw)["ShardIterator"]
+        out: list[tuple[str, bytes]] = []
+        while it and len(out) < limit:
+            resp = self.client.get_records(ShardIterator=it, Limit=min(10_000, limit - len(out)))
+            out += [(r["SequenceNumber"], r["Data"]) for r in resp["Records"]]
+            it = resp.get("NextShardIterator")
+            if not resp["Records"] and resp.get("MillisBehindLatest", 0) == 0:
+                break
+        return out
+
+
+def open_stream(settings: Any) -> EventStream:
+    url = settings.stream_url
+    if url.startswith("kinesis://"):
+        return KinesisStream(url.removeprefix("kinesis://"), settings.stream.boto_kwargs())
+    if url.startswith("kafka://"):
+        raise C360Error("kafka:// streams arrive with bronze stream ingestion (issue 4)", where=url,
+                        fix="use a local log directory or kinesis:// for now")
+    return LocalStreamLog(url)
