@@ -4,11 +4,15 @@ extension cannot be downloaded offline, and this keeps one Delta implementation 
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 import pyarrow as pa
 from deltalake import DeltaTable
 
 from c360.engine.base import Engine, LakeTableRef
+from c360.errors import C360Error
+from c360.lake.store import delta_dataset
 
 
 class DuckDBEngine(Engine):
@@ -19,13 +23,16 @@ class DuckDBEngine(Engine):
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         if memory_limit:
-            self.con.execute("SET memory_limit = ?", [memory_limit])
+            if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", memory_limit.strip(), re.IGNORECASE):
+                raise C360Error(f"engine.memory_limit {memory_limit!r} is not a size", where="config",
+                                fix="use e.g. '8GB' or '512MiB'")
+            self.con.execute(f"SET memory_limit = '{memory_limit.strip()}'")
         self.con.execute("SET TimeZone = 'UTC'")
         self._keep: dict[str, object] = {}
 
     def register(self, name: str, data: pa.Table | LakeTableRef) -> None:
         if isinstance(data, LakeTableRef):
-            data = DeltaTable(data.uri, storage_options=data.storage_options).to_pyarrow_dataset()
+            data = delta_dataset(DeltaTable(data.uri, storage_options=data.storage_options))
         self._keep[name] = data  # the connection holds only a reference
         self.con.register(name, data)
 

@@ -65,27 +65,33 @@ class Lake:
         return self.table(table_id) is not None
 
     def dataset(self, table_id: str) -> ds.Dataset:
-        """A lazily scanned Arrow dataset (DuckDB pushes projections and filters into it)."""
+        """A lazily scanned Arrow dataset for DuckDB (which pushes projections and filters into it).
+
+        Strings are exposed as ``string_view``: delta-rs MERGE/DELETE write string_view Parquet
+        (delta-rs #4579) next to plain-string files from appends, and pyarrow's filter pushdown
+        fails on that mix unless the dataset schema is string_view. DuckDB handles both.
+        """
         dt = self.table(table_id)
         if dt is None:
             return ds.dataset(catalog.get(table_id).schema().empty_table())
-        return dt.to_pyarrow_dataset()
+        return delta_dataset(dt)
 
     def read(self, table_id: str, columns: list[str] | None = None) -> pa.Table:
-        return self.dataset(table_id).to_table(columns=columns)
+        """The whole table (or some columns) with plain string columns."""
+        t = self.dataset(table_id).to_table(columns=columns)
+        return t.cast(_plain_schema(t.schema))
 
     def sql(self, query: str, *table_ids: str, params: list[Any] | None = None) -> pa.Table:
         """Query lake tables (by their SQL names, ``layer_name``) with an in-process DuckDB.
 
-        Filters go through DuckDB rather than pyarrow dataset filters: delta-rs MERGE writes
-        string_view Parquet columns, on which pyarrow's statistics pruning fails (string vs
-        string_view) while DuckDB reads them fine.
+        Filters go through DuckDB rather than pyarrow dataset filters (see ``dataset``).
         """
         con = duckdb.connect()
         try:
             for tid in table_ids:
                 con.register(catalog.get(tid).sql_name, self.dataset(tid))
-            return con.execute(query, params or []).arrow().read_all()
+            t = con.sql(query, params=params).arrow().read_all()
+            return t.cast(_plain_schema(t.schema))
         finally:
             con.close()
 
@@ -173,6 +179,21 @@ class Lake:
         if not insert_only:
             m = m.when_matched_update_all()
         return m.when_not_matched_insert_all().execute()
+
+
+def delta_dataset(dt: DeltaTable) -> ds.Dataset:
+    """A Delta table as an Arrow dataset whose strings are string_view (see ``Lake.dataset``)."""
+    return dt.to_pyarrow_dataset(schema=_view_schema(dt.to_pyarrow_dataset().schema))
+
+
+def _view_schema(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([f.with_type(pa.string_view()) if f.type in (pa.string(), pa.large_string()) else f
+                      for f in schema], metadata=schema.metadata)
+
+
+def _plain_schema(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([f.with_type(pa.string()) if f.type == pa.string_view() else f for f in schema],
+                     metadata=schema.metadata)
 
 
 def lake_from_settings(settings: Any) -> Lake:

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pyarrow as pa
+import pytest
+
+from c360 import catalog
+from c360.catalog import Expectation
+from c360.engine.duckdb import DuckDBEngine
+from c360.errors import ExpectationFailed
+from c360.quality.expectations import check
+
+
+def _orders(amounts: list[float]) -> pa.Table:
+    n = len(amounts)
+    return catalog.conform(pa.table({
+        "order_id": [f"O{i}" for i in range(n)], "line_no": [1] * n, "customer_id": [1] * n,
+        "order_ts": pa.array([0] * n, pa.timestamp("us", tz="UTC")), "amount": amounts,
+    }), catalog.get("silver.orders"))
+
+
+def test_drop_quarantines_with_rule_name() -> None:
+    spec = catalog.get("silver.orders")
+    res = check(DuckDBEngine(), spec, _orders([10.0, -5.0, 0.0, 7.5]))
+    assert res.kept.column("amount").to_pylist() == [10.0, 7.5]
+    assert sorted(r.rule for r in res.rejected) == ["amount_positive", "amount_positive"]
+    assert all("O1" in r.locator or "O2" in r.locator for r in res.rejected)
+    by = {r.name: r for r in res.results}
+    assert by["amount_positive"].failed == 2 and by["amount_positive"].passed == 2
+    assert res.dq_score == 0.5
+
+
+def test_warn_keeps_and_counts() -> None:
+    spec = replace(catalog.get("silver.orders"),
+                   expectations=(Expectation("big", "amount < 100", "warn"),))
+    res = check(DuckDBEngine(), spec, _orders([10.0, 500.0]))
+    assert res.kept.num_rows == 2 and not res.rejected
+    assert res.results[0].failed == 1 and res.dq_score == 0.5
+
+
+def test_fail_stops_and_names_rows() -> None:
+    spec = replace(catalog.get("silver.orders"),
+                   expectations=(Expectation("no_negative", "amount >= 0", "fail"),))
+    with pytest.raises(ExpectationFailed, match=r"no_negative.*1 row.*order_id=O1"):
+        check(DuckDBEngine(), spec, _orders([1.0, -1.0]))
+
+
+def test_null_rule_result_counts_as_broken() -> None:
+    spec = catalog.get("silver.orders")
+    res = check(DuckDBEngine(), spec, _orders([None, 3.0]))  # type: ignore[list-item]
+    assert res.kept.num_rows == 1

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from c360.sources.crm import CrmDatabase
+from c360.sources.objectstore import LocalObjectStore
+from c360.sources.stream import LocalStreamLog
+
+
+def test_local_stream_resumes_after_position(tmp_path: Path) -> None:
+    s = LocalStreamLog(str(tmp_path), "ev")
+    s.create(2)
+    s.put([(f"k{i}", f'{{"i":{i}}}'.encode()) for i in range(50)])
+    total = []
+    for shard in s.shards():
+        first = s.read(shard, None, 7)
+        rest = s.read(shard, first[-1][0], 1000)
+        assert not set(p for p, _ in first) & set(p for p, _ in rest)
+        total += [d for _, d in first + rest]
+        assert s.read(shard, rest[-1][0], 10) == []
+    assert sorted(total) == sorted(f'{{"i":{i}}}'.encode() for i in range(50))
+
+
+def test_local_stream_ignores_a_partial_last_record(tmp_path: Path) -> None:
+    s = LocalStreamLog(str(tmp_path), "ev")
+    s.create(1)
+    s.put([("k", b"{}")])
+    with open(s.dir / "shard-00000.log", "ab") as f:
+        f.write(b'{"half')
+    assert [d for _, d in s.read("shard-00000", None, 10)] == [b"{}"]
+
+
+def test_local_object_store_lists_new_etag_on_rewrite(tmp_path: Path) -> None:
+    st = LocalObjectStore(str(tmp_path))
+    st.put("a/x.csv", b"1")
+    e1 = st.list("a/")[0].etag
+    st.put("a/x.csv", b"22")
+    assert st.list("a/")[0].etag != e1 and st.list("a/")[0].size == 2
+    assert st.list("missing/") == []
+
+
+def test_crm_keyset_reads_ties_once(tmp_path: Path) -> None:
+    db = CrmDatabase(f"sqlite:///{tmp_path}/crm.db")
+    ts = [datetime(2024, 1, 1, 10), datetime(2024, 1, 1, 10), datetime(2024, 1, 1, 10), datetime(2024, 1, 2)]
+    db.replace_table("customers", pa.table({"customer_id": [4, 1, 3, 2], "updated_at": ts}),
+                     {"customer_id": "int64", "updated_at": "timestamp"}, "customer_id")
+    batches = list(db.read_since("customers", "updated_at", "customer_id", None, 2))
+    assert [[r["customer_id"] for r in b] for b in batches] == [[1, 3], [4, 2]]
+    last = batches[0][-1]
+    rest = [r["customer_id"] for b in db.read_since("customers", "updated_at", "customer_id",
+                                                    (last["updated_at"], last["customer_id"]), 10) for r in b]
+    assert rest == [4, 2]
+    assert list(db.read_since("customers", "updated_at", "customer_id", ("2024-01-02 00:00:00", 2), 10)) == []
