@@ -1,8 +1,10 @@
 -- gold.customer_360: one row per current customer with purchases, feedback and web activity.
+-- Money is summed in integer cents: float sums depend on the order rows are added in, which
+-- differs between engines and runs, and would make rounded figures (AOV) flip by a cent.
 WITH orders AS (
     SELECT
         customer_id,
-        sum(amount) AS total_spend,
+        sum(CAST(round(amount * 100) AS BIGINT)) AS spend_cents,
         count(DISTINCT order_id) AS order_count,
         min(order_ts) AS first_order_at,
         max(order_ts) AS last_order_at
@@ -28,10 +30,12 @@ SELECT
     c.phone,
     c.country,
     c.loyalty_tier,
-    round(coalesce(o.total_spend, 0), 2) AS total_spend,
+    coalesce(o.spend_cents, 0) / 100 AS total_spend,
     coalesce(o.order_count, 0) AS order_count,
-    CASE WHEN coalesce(o.order_count, 0) = 0 THEN 0
-         ELSE round(o.total_spend / o.order_count, 2) END AS avg_order_value,
+    -- Cents / orders is one IEEE division on both engines, rounded half away from zero.
+    -- CAST keeps both branches DOUBLE: Sail types CASE WHEN ... THEN 0 as an integer.
+    CASE WHEN coalesce(o.order_count, 0) = 0 THEN CAST(0 AS DOUBLE)
+         ELSE round(o.spend_cents / o.order_count) / 100 END AS avg_order_value,
     o.first_order_at,
     o.last_order_at,
     coalesce(f.feedback_count, 0) AS feedback_count,

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from c360.config import Settings, load_settings
+from c360.sources.crm import CrmDatabase
+from c360.sources.generator import World, build_world, write_crm, write_files, write_stream
+from c360.sources.objectstore import open_object_store
+from c360.sources.stream import open_stream
+
+N_CUSTOMERS = 300
+SEED = 7
+
+
+def write_world(settings: Settings, world: World) -> None:
+    """Write a generated world into whatever sources the settings point at."""
+    pw = settings.crm.password.get_secret_value() if settings.crm.password else None
+    write_crm(world, CrmDatabase(settings.crm_url, pw))
+    store = open_object_store(settings)
+    write_files(world, store)
+    store.put("_manifest.json", world.manifest.to_json().encode())
+    write_stream(world, open_stream(settings), settings.stream.shards)
+
+
+@pytest.fixture
+def world() -> World:
+    return build_world(N_CUSTOMERS, SEED)
+
+
+@pytest.fixture
+def embedded(tmp_path: Path, world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings on embedded defaults with a small generated company written into them."""
+    monkeypatch.chdir(tmp_path)
+    s = load_settings(home=tmp_path / "home")
+    write_world(s, world)
+    yield s

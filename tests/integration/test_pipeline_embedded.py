@@ -1,0 +1,212 @@
+"""The thin path end to end on embedded defaults: counts reconcile, gold matches an independent
+computation, re-runs change nothing, crashes resume without loss or duplicates."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
+
+import pyarrow as pa
+import pytest
+
+from c360 import catalog
+from c360.config import Settings
+from c360.errors import C360Error, ExpectationFailed
+from c360.lake.store import Lake, lake_from_settings
+from c360.ops.audit import recent_runs
+from c360.ops.pipeline import run_pipeline
+from c360.sources.generator import World
+from c360.sources.objectstore import open_object_store
+from c360.sources.stream import open_stream
+
+
+def counts(lake: Lake) -> dict[str, int]:
+    return {t.id: lake.count(t.id) for t in catalog.tables() if t.layer != "ops" or t.id == "ops.quarantine"}
+
+
+def quarantined(lake: Lake, table_id: str) -> int:
+    return len([r for r in lake.read("ops.quarantine").to_pylist() if r["table_id"] == table_id])
+
+
+def test_sources_reconcile_with_bronze_plus_quarantine(embedded: Settings, world: World) -> None:
+    run_pipeline(embedded)
+    lake = lake_from_settings(embedded)
+    man = world.manifest
+    # purchases: every line of every file, including the malformed one
+    assert lake.count("bronze.purchases") + quarantined(lake, "bronze.purchases") == (
+        man.counts["purchase_lines"] + man.defects["purchases_malformed_json_line"])
+    assert quarantined(lake, "bronze.purchases") == 1
+    # events: every stream record (duplicates land in bronze; poison goes to quarantine)
+    assert lake.count("bronze.events") == man.counts["events"] + man.defects["events_duplicate"]
+    assert quarantined(lake, "bronze.events") == man.defects["events_poison"]
+    # the truncated XML file is one quarantined record, the rest are profiles
+    assert lake.count("bronze.partner_profiles") == man.counts["partner_profiles"]
+    assert quarantined(lake, "bronze.partner_profiles") == 1
+    assert lake.count("bronze.crm_customers") == man.counts["crm_customers"]
+    # silver drops what the expectations say, with the rule's name
+    assert quarantined(lake, "silver.orders") == man.defects["purchases_negative_amount"]
+    assert quarantined(lake, "silver.feedback") == man.defects["feedback_rating_out_of_range"]
+    assert lake.count("silver.web_events") == man.counts["events"]
+    ledger = {r["path"]: r for r in lake.read("ops.file_ledger").to_pylist()}
+    assert ledger["profiles/partner-profiles-truncated.xml"]["status"] == "FAILED"
+    assert "xml_parse" in ledger["profiles/partner-profiles-truncated.xml"]["reason"]
+    store = open_object_store(embedded)
+    assert store.list("error/profiles/") and len(store.list("validated/purchases/")) == len(store.list("purchases/"))
+
+
+def _expected_gold(world: World) -> dict[int, dict]:
+    """customer_360 computed independently in plain Python from the generated world."""
+    live = {r["customer_id"] for r in world.customers.to_pylist() if not r["is_deleted"]}
+    cents: dict[int, int] = defaultdict(int)
+    orders: dict[int, set] = defaultdict(set)
+    last: dict[int, str] = {}
+    for r in world.order_lines.to_pylist():
+        if r["amount"] <= 0:
+            continue
+        cents[r["customer_id"]] += round(r["amount"] * 100)
+        orders[r["customer_id"]].add(r["order_id"])
+        last[r["customer_id"]] = max(last.get(r["customer_id"], ""), r["order_ts"])
+    ratings: dict[int, list[int]] = defaultdict(list)
+    for r in world.feedback.to_pylist():
+        if 1 <= r["rating"] <= 5:
+            ratings[r["customer_id"]].append(r["rating"])
+    out = {}
+    for c in live:
+        n = len(orders[c])
+        aov = Decimal(cents[c]) / n if n else Decimal(0)
+        out[c] = {"total_spend": cents[c] / 100, "order_count": n,
+                  "avg_order_value": float((aov.quantize(Decimal(1), ROUND_HALF_UP)) / 100) if n else 0.0,
+                  "last_order_at": last.get(c), "feedback_count": len(ratings[c])}
+    return out
+
+
+def test_gold_matches_independent_computation(embedded: Settings, world: World) -> None:
+    run_pipeline(embedded)
+    gold = {r["customer_id"]: r for r in lake_from_settings(embedded).read("gold.customer_360").to_pylist()}
+    expected = _expected_gold(world)
+    assert set(gold) == set(expected)
+    for c, e in expected.items():
+        g = gold[c]
+        assert g["order_count"] == e["order_count"], c
+        assert g["total_spend"] == pytest.approx(e["total_spend"], abs=1e-9), c
+        assert g["avg_order_value"] == pytest.approx(e["avg_order_value"], abs=1e-9), c
+        assert g["feedback_count"] == e["feedback_count"], c
+        got_last = g["last_order_at"].strftime("%Y-%m-%d %H:%M:%S") if g["last_order_at"] else None
+        assert got_last == e["last_order_at"], c
+
+
+def test_rerun_changes_nothing(embedded: Settings) -> None:
+    run_pipeline(embedded)
+    lake = lake_from_settings(embedded)
+    before = counts(lake)
+    gold_before = lake.read("gold.customer_360").sort_by("customer_id")
+    run_pipeline(embedded)
+    assert counts(lake) == before
+    assert lake.read("gold.customer_360").sort_by("customer_id").equals(gold_before)
+    runs = recent_runs(lake, 2)
+    assert [r["status"] for r in runs] == ["SUCCESS", "SUCCESS"]
+    bronze_in = {s["stage"]: s["rows_in"] for s in runs[0]["stages"] if s["stage"].startswith("bronze.")}
+    assert set(bronze_in.values()) == {0}
+
+
+def test_incremental_run_takes_only_new_input(embedded: Settings) -> None:
+    run_pipeline(embedded)
+    lake = lake_from_settings(embedded)
+    n_events, n_lines = lake.count("bronze.events"), lake.count("bronze.purchases")
+    new_events = [(f"k{i}", json.dumps({"event_id": f"NEW{i}", "event_type": "page_view",
+                                        "event_ts": "2025-01-01 10:00:00", "customer_id": 1}).encode())
+                  for i in range(25)]
+    open_stream(embedded).put(new_events)
+    line = {"order_id": "ONEW", "line_no": 1, "customer_id": 1, "order_ts": "2025-01-01 09:00:00",
+            "product_id": "P00001", "quantity": 1, "unit_price": 5.0, "amount": 5.0, "currency": "EUR",
+            "channel": "web"}
+    open_object_store(embedded).put("purchases/year=2025/month=01/late.jsonl", json.dumps(line).encode() + b"\n")
+    run_pipeline(embedded)
+    assert lake.count("bronze.events") == n_events + 25
+    assert lake.count("bronze.purchases") == n_lines + 1
+    assert lake.count("silver.orders") == len({(r["order_id"], r["line_no"]) for r in
+                                               lake.read("silver.orders").to_pylist()})
+
+
+def test_crash_after_bronze_commit_before_ledger_resumes_exactly(
+        embedded: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    lake_cls_merge = Lake.merge
+
+    def crash_on_ledger(self: Lake, table_id: str, *a, **k):  # type: ignore[no-untyped-def]
+        if table_id == "ops.file_ledger":
+            raise RuntimeError("simulated crash before the ledger write")
+        return lake_cls_merge(self, table_id, *a, **k)
+
+    monkeypatch.setattr(Lake, "merge", crash_on_ledger)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_pipeline(embedded, ["bronze"])
+    monkeypatch.setattr(Lake, "merge", lake_cls_merge)
+    lake = lake_from_settings(embedded)
+    landed = lake.count("bronze.purchases")
+    assert landed > 0 and not lake.exists("ops.file_ledger")
+    run_pipeline(embedded, ["bronze"])
+    assert lake.count("bronze.purchases") == landed  # nothing twice
+    assert {r["reason"] for r in lake.read("ops.file_ledger").to_pylist() if r["source"] == "purchases"} == {
+        "recovered"}
+
+
+def test_stream_crash_between_quarantine_and_commit_loses_nothing(
+        embedded: Settings, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_append = Lake.append
+    calls = {"n": 0}
+
+    def crash_second_event_commit(self: Lake, table_id: str, *a, **k):  # type: ignore[no-untyped-def]
+        if table_id == "bronze.events":
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise RuntimeError("simulated crash mid-stream")
+        return real_append(self, table_id, *a, **k)
+
+    monkeypatch.setattr(Lake, "append", crash_second_event_commit)
+    embedded.stream.batch_records = 200  # several micro-batches
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_pipeline(embedded, ["bronze"])
+    monkeypatch.setattr(Lake, "append", real_append)
+    run_pipeline(embedded, ["bronze"])
+    lake = lake_from_settings(embedded)
+    man = world.manifest
+    assert lake.count("bronze.events") == man.counts["events"] + man.defects["events_duplicate"]
+    assert quarantined(lake, "bronze.events") == man.defects["events_poison"]
+    positions = [(r["_shard"], r["_position"]) for r in lake.read("bronze.events").to_pylist()]
+    assert len(positions) == len(set(positions))
+
+
+def test_fail_expectation_stops_before_writing(embedded: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    run_pipeline(embedded)
+    lake = lake_from_settings(embedded)
+    version = lake.table("gold.customer_360").version()
+    spec = catalog.get("gold.customer_360")
+    strict = replace(spec, expectations=(catalog.Expectation("nobody_spends", "total_spend = 0", "fail"),))
+    monkeypatch.setitem(catalog.CATALOG, "gold.customer_360", strict)
+    with pytest.raises(ExpectationFailed, match="nobody_spends"):
+        run_pipeline(embedded, ["gold"])
+    assert lake.table("gold.customer_360").version() == version
+    run = recent_runs(lake, 1)[0]
+    assert run["status"] == "FAILED"
+    failed = [s for s in run["stages"] if s["status"] == "FAILED"]
+    assert [s["stage"] for s in failed] == ["gold.customer_360"] and "nobody_spends" in failed[0]["error"]
+
+
+def test_empty_source_is_a_clear_failed_stage(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from c360.config import load_settings
+    from c360.sources.crm import CrmDatabase
+
+    monkeypatch.chdir(tmp_path)
+    s = load_settings(home=tmp_path / "empty")
+    CrmDatabase(s.crm_url).replace_table("customers", pa.table({"customer_id": [1], "updated_at": ["2024-01-01"]}),
+                                         {"customer_id": "int64", "updated_at": "string"}, "customer_id")
+    with pytest.raises(C360Error) as e:
+        run_pipeline(s)
+    assert "empty source: no purchases files" in str(e.value) and "c360 generate" in str(e.value)
+    run = recent_runs(lake_from_settings(s), 1)[0]
+    assert run["status"] == "FAILED"
+    assert {st["stage"] for st in run["stages"] if st["status"] == "FAILED"} == {
+        "bronze.purchases", "bronze.feedback", "bronze.partner_profiles", "bronze.events"}
