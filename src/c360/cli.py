@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -198,7 +199,7 @@ def status(
     for run in runs:
         colour = {"SUCCESS": "green", "FAILED": "red"}.get(run["status"], "yellow")
         console.print(f"[bold]{run['run_id']}[/] {run.get('command') or ''} [{colour}]{run['status']}[/]"
-                      + (f" — {run['error']}" if run.get("error") else ""))
+                      + (f" — {escape(run['error'])}" if run.get("error") else ""))
         t = Table(show_header=True, box=None, padding=(0, 2))
         for col in ("stage", "status", "in", "out", "quarantined", "DQ", "seconds", "error"):
             t.add_column(col)
@@ -208,7 +209,7 @@ def status(
                 secs = f"{(st['ended_at'] - st['started_at']).total_seconds():.2f}"
             dq = "" if st["dq_score"] is None else f"{st['dq_score']:.3f}"
             t.add_row(st["stage"], st["status"], str(st["rows_in"]), str(st["rows_out"]),
-                      str(st["rows_quarantined"]), dq, secs, (st["error"] or "")[:80])
+                      str(st["rows_quarantined"]), dq, secs, escape((st["error"] or "")[:80]))
         console.print(t)
 
 
@@ -250,7 +251,7 @@ def main() -> None:
     except C360Error as e:
         if STATE.debug:
             raise
-        err_console.print(f"[bold red]error:[/] {e.line()}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(e.line())}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except typer.Exit as e:
         sys.exit(e.exit_code)
@@ -264,7 +265,7 @@ def main() -> None:
     except Exception as e:
         if STATE.debug:
             raise
-        err_console.print(f"[bold red]error:[/] unexpected {type(e).__name__}: {e} (re-run with --debug "
+        err_console.print(f"[bold red]error:[/] unexpected {type(e).__name__}: {escape(str(e))} (re-run with --debug "
                           "for the traceback)", highlight=False, soft_wrap=True)
         sys.exit(2)
     sys.exit(rv if isinstance(rv, int) else 0)

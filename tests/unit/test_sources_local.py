@@ -54,3 +54,13 @@ def test_crm_keyset_reads_ties_once(tmp_path: Path) -> None:
                                                     (last["updated_at"], last["customer_id"]), 10) for r in b]
     assert rest == [4, 2]
     assert list(db.read_since("customers", "updated_at", "customer_id", ("2024-01-02 00:00:00", 2), 10)) == []
+
+
+def test_local_object_store_prefix_is_a_string_prefix_like_s3(tmp_path: Path) -> None:
+    st = LocalObjectStore(str(tmp_path))
+    st.put("_manifest.json", b"{}")
+    st.put("purchases/a.jsonl", b"1")
+    st.put("purchases-old/b.jsonl", b"1")
+    assert [o.key for o in st.list("_manifest.json")] == ["_manifest.json"]
+    assert [o.key for o in st.list("purchases")] == ["purchases-old/b.jsonl", "purchases/a.jsonl"]
+    assert [o.key for o in st.list("purchases/")] == ["purchases/a.jsonl"]

@@ -17,7 +17,8 @@ def build_table(ctx: Any, table_id: str, rec: StageRecord) -> None:
     spec = catalog.get(table_id)
     result = run_model(ctx.engine, ctx.lake, spec)
     checked = check(ctx.engine, spec, result)
-    quarantine(ctx.lake, checked.rejected, run_id=ctx.audit.run_id, batch_id=f"{ctx.audit.run_id}:{table_id}",
+    # batch = the table: a row a rule rejects is quarantined once, not again on every rebuild.
+    quarantine(ctx.lake, checked.rejected, run_id=ctx.audit.run_id, batch_id=table_id,
                stage=rec.stage, table_id=table_id)
     ctx.lake.overwrite(table_id, checked.kept, metadata={"c360.run_id": ctx.audit.run_id})
     rec.rows_in = result.num_rows

@@ -1,7 +1,8 @@
 """Quarantine: where every rejected record or file goes, with the rule it broke.
 
-Writes merge on a deterministic id (source + locator + rule), so re-processing the same input
-after a crash never quarantines a record twice.
+Writes merge on a deterministic id (batch + source + locator + rule). Batch ids are themselves
+deterministic (a file version, a stream range, a silver table), so re-processing the same input
+after a crash never quarantines a record twice, while a new delivery of a file is a new batch.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def quarantine(lake: Lake, rejected: list[Rejected], *, run_id: str, batch_id: s
         return 0
     ts = now()
     # One row per id: the same record broken twice the same way in one batch counts once.
-    by_id = {hashlib.sha256(f"{r.source}|{r.locator}|{r.rule}".encode()).hexdigest()[:32]: r
+    by_id = {hashlib.sha256(f"{batch_id}|{r.source}|{r.locator}|{r.rule}".encode()).hexdigest()[:32]: r
              for r in rejected}
     ids, rejected = list(by_id), list(by_id.values())
     data = pa.table({

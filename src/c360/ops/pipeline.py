@@ -44,7 +44,8 @@ class Context:
         return self._engine or create_engine(self.settings)
 
     def close(self) -> None:
-        if "engine" in self.__dict__:
+        """Close the engine if this context created it (a caller's engine stays open)."""
+        if self._engine is None and "engine" in self.__dict__:
             self.engine.close()
 
 

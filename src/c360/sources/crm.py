@@ -46,8 +46,11 @@ class CrmDatabase:
         """Create the database itself if the server has none by that name (MySQL/PostgreSQL)."""
         if self.url.drivername.startswith("sqlite") or not self.url.database:
             return
-        server = sa.create_engine(self.url.set(database=None if "mysql" in self.url.drivername else "postgres"),
-                                  isolation_level="AUTOCOMMIT")
+        u = self.url
+        # URL.set() ignores None, so build the server-level URL (no database) explicitly.
+        server_url = URL.create(u.drivername, u.username, u.password, u.host, u.port,
+                                None if "mysql" in u.drivername else "postgres", u.query)
+        server = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
         try:
             with server.connect() as c:
                 if "mysql" in self.url.drivername:

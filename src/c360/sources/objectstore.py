@@ -43,17 +43,19 @@ class LocalObjectStore(ObjectStore):
         self.url = str(self.root)
 
     def list(self, prefix: str = "") -> list[ObjectInfo]:
-        base = self.root / prefix
-        if not base.exists():
+        # S3 semantics: ``prefix`` is a string prefix of the key, not necessarily a folder.
+        base = self.root / prefix if not prefix or prefix.endswith("/") else (self.root / prefix).parent
+        if not base.is_dir():
             return []
         out = []
         for p in sorted(base.rglob("*")):
-            if p.is_file() and not p.name.startswith("."):
+            key = p.relative_to(self.root).as_posix()
+            if p.is_file() and not p.name.startswith(".") and key.startswith(prefix):
                 st = p.stat()
                 # size + mtime stand in for an ETag: a rewritten file is a new object.
                 etag = hashlib.md5(f"{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()
-                out.append(ObjectInfo(p.relative_to(self.root).as_posix(), st.st_size, etag))
-        return out
+                out.append(ObjectInfo(key, st.st_size, etag))
+        return sorted(out, key=lambda o: o.key)  # S3 lists keys in byte order
 
     def get(self, key: str) -> bytes:
         return (self.root / key).read_bytes()
@@ -93,11 +95,14 @@ class S3ObjectStore(ObjectStore):
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            self.client.head_bucket(Bucket=self.bucket)
-        except ClientError:
-            self.client.create_bucket(Bucket=self.bucket)
-        except BotoCoreError as e:
-            raise self._fail(e, "checking the bucket") from e
+            try:
+                self.client.head_bucket(Bucket=self.bucket)
+            except ClientError as e:
+                if e.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket"):
+                    raise
+                self.client.create_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError) as e:
+            raise self._fail(e, f"opening bucket {self.bucket}") from e
 
     def list(self, prefix: str = "") -> list[ObjectInfo]:
         from botocore.exceptions import BotoCoreError, ClientError

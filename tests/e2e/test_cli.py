@@ -1,0 +1,96 @@
+"""The CLI as a user runs it: a real subprocess, real files under a temporary home."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def c360(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("C360_")}
+    full_env.update({"COLUMNS": "200", **(env or {})})
+    return subprocess.run([sys.executable, "-m", "c360", *args], cwd=cwd, env=full_env, text=True,
+                          capture_output=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("cli")
+    r = c360("--home", str(d / "home"), "demo", cwd=d)
+    assert r.returncode == 0, r.stderr
+    assert "customer 360 — key figures" in r.stdout and "demo finished" in r.stdout
+    return d
+
+
+def test_demo_writes_layered_delta_tables(demo_home: Path) -> None:
+    lake = demo_home / "home" / "lake"
+    for t in ("bronze/purchases", "silver/orders", "gold/customer_360", "ops/run_audit"):
+        assert (lake / t / "_delta_log").is_dir(), t
+
+
+def test_tables_and_status_json(demo_home: Path) -> None:
+    home = str(demo_home / "home")
+    tables = json.loads(c360("--home", home, "tables", "--json", cwd=demo_home).stdout)
+    by = {t["table"]: t for t in tables}
+    assert by["gold.customer_360"]["rows"] > 1000 and by["gold.customer_360"]["layer"] == "gold"
+    assert by["gold.customer_360"]["version"] is not None and by["gold.customer_360"]["last_update"]
+    runs = json.loads(c360("--home", home, "status", "--json", cwd=demo_home).stdout)
+    assert runs[0]["status"] == "SUCCESS" and runs[0]["command"] == "demo"
+    assert {s["stage"] for s in runs[0]["stages"]} >= {"bronze.purchases", "silver.orders", "gold.customer_360"}
+
+
+def test_run_again_keeps_gold_row_counts(demo_home: Path) -> None:
+    home = str(demo_home / "home")
+
+    def rows() -> dict[str, int]:
+        out = json.loads(c360("--home", home, "tables", "--json", cwd=demo_home).stdout)
+        return {t["table"]: t["rows"] for t in out if t["layer"] in ("bronze", "silver", "gold")}
+
+    before = rows()
+    r = c360("--home", home, "run", cwd=demo_home)
+    assert r.returncode == 0, r.stderr
+    assert rows() == before
+
+
+def test_demo_again_reuses_sources(demo_home: Path) -> None:
+    r = c360("--home", str(demo_home / "home"), "demo", cwd=demo_home)
+    assert r.returncode == 0 and "reusing it" in r.stdout
+
+
+def test_init_writes_a_loadable_config(tmp_path: Path) -> None:
+    assert c360("init", cwd=tmp_path).returncode == 0
+    assert "profile: dev" in (tmp_path / "c360.yaml").read_text()
+    again = c360("init", cwd=tmp_path)
+    assert again.returncode == 1 and "already exists" in again.stderr
+    r = c360("--home", str(tmp_path / "h"), "status", cwd=tmp_path)
+    assert r.returncode == 0 and "no runs recorded yet" in r.stdout
+
+
+def test_bad_config_is_one_line_without_traceback(tmp_path: Path) -> None:
+    (tmp_path / "c360.yaml").write_text("lake:\n  rooot: /x\n")
+    r = c360("run", cwd=tmp_path)
+    assert r.returncode == 1
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and "unknown key 'lake.rooot'" in lines[0] and "Traceback" not in r.stderr
+    debug = c360("--debug", "run", cwd=tmp_path)
+    assert "Traceback" in debug.stderr
+
+
+def test_unreachable_crm_fails_the_stage_with_a_fix(tmp_path: Path) -> None:
+    env = {"C360_CRM__URL": "mysql+pymysql://root@127.0.0.1:1/crm"}
+    r = c360("--home", str(tmp_path / "h"), "run", "--layer", "bronze", cwd=tmp_path, env=env)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "CRM database error" in r.stderr and "127.0.0.1:1" in r.stderr
+    runs = json.loads(c360("--home", str(tmp_path / "h"), "status", "--json", cwd=tmp_path, env=env).stdout)
+    failed = {s["stage"] for s in runs[0]["stages"] if s["status"] == "FAILED"}
+    assert runs[0]["status"] == "FAILED" and "bronze.crm_customers" in failed
+
+
+def test_unknown_layer_is_rejected(tmp_path: Path) -> None:
+    r = c360("--home", str(tmp_path / "h"), "run", "--layer", "platinum", cwd=tmp_path)
+    assert r.returncode == 1 and "unknown layer(s): platinum" in r.stderr
