@@ -32,7 +32,7 @@ class DuckDBEngine(Engine):
 
     def register(self, name: str, data: pa.Table | LakeTableRef) -> None:
         if isinstance(data, LakeTableRef):
-            data = delta_dataset(DeltaTable(data.uri, storage_options=data.storage_options))
+            data = delta_dataset(DeltaTable(data.uri, storage_options=data.storage_options), data.storage_options)
         self._keep[name] = data  # the connection holds only a reference
         self.con.register(name, data)
 
