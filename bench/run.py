@@ -95,7 +95,8 @@ def main() -> None:
             for step, wall, n, rss in bench_scale(scale, a.seed, home):
                 rate = f"{n / wall:,.0f}" if wall > 0 and n else "-"
                 mem = "-" if rss != rss else f"{rss:,.0f}"  # NaN: per-stage rows share the process
-                lines.append(f"| {date.today()} | {machine()} | {scale} | {step} | {wall:.2f} | {n:,} | {rate} | {mem} |")
+                cells = [str(date.today()), machine(), scale, step, f"{wall:.2f}", f"{n:,}", rate, mem]
+                lines.append("| " + " | ".join(cells) + " |")
                 print(lines[-1], flush=True)
     if not a.no_write:
         text = DOC.read_text() if DOC.exists() else ""
