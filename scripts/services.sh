@@ -112,7 +112,9 @@ kinesalite_up() {
 require('kinesalite')({path: process.argv[2], createStreamMs: 50, deleteStreamMs: 50, updateStreamMs: 50})
   .listen(Number(process.argv[3]), '127.0.0.1', function (err) { if (err) throw err })
 JS
-  (cd "$d" && nohup node start.js "$d/data" "$KINESIS_PORT" >"$DIR/logs/kinesalite.log" 2>&1 & echo $! >"$d/node.pid")
+  # node resolves require() from the script's own folder, so no cd (and $! is node itself).
+  nohup node "$d/start.js" "$d/data" "$KINESIS_PORT" >"$DIR/logs/kinesalite.log" 2>&1 &
+  echo $! >"$d/node.pid"
   wait_port "$KINESIS_PORT" kinesalite 30
   log "kinesalite: started on 127.0.0.1:$KINESIS_PORT"
 }
