@@ -210,3 +210,14 @@ def test_empty_source_is_a_clear_failed_stage(tmp_path, monkeypatch: pytest.Monk
     assert run["status"] == "FAILED"
     assert {st["stage"] for st in run["stages"] if st["status"] == "FAILED"} == {
         "bronze.purchases", "bronze.feedback", "bronze.partner_profiles", "bronze.events"}
+
+
+def test_dq_threshold_fails_the_table_before_writing(embedded: Settings) -> None:
+    run_pipeline(embedded)
+    lake = lake_from_settings(embedded)
+    version = lake.table("silver.customers").version()
+    strict = embedded.model_copy(update={"quality": embedded.quality.model_copy(update={"min_dq_score": 0.999})})
+    with pytest.raises(C360Error, match=r"silver.customers DQ score 0\.9\d+ is below quality.min_dq_score") as e:
+        run_pipeline(strict, ["silver"])
+    assert "email_valid" in str(e.value)
+    assert lake.table("silver.customers").version() == version

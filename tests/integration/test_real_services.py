@@ -89,3 +89,28 @@ def test_wrong_s3_credentials_are_rejected(real: Settings, monkeypatch: pytest.M
     s = load_settings(home=real.home)
     with pytest.raises(C360Error, match="object store"):
         run_pipeline(s, ["bronze"])
+
+
+def test_kafka_stream_on_tansu_exactly_once(tmp_path: Path, services: dict[str, int], world: World,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from c360.sources.stream import KafkaStream
+
+    topic = f"c360-it-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("C360_STREAM__URL", f"kafka://{topic}")
+    monkeypatch.setenv("C360_STREAM__BOOTSTRAP_SERVERS", f"127.0.0.1:{services['tansu']}")
+    monkeypatch.setenv("C360_STREAM__BATCH_RECORDS", "300")  # several micro-batches
+    monkeypatch.chdir(tmp_path)
+    s = load_settings(home=tmp_path / "home")
+    write_world(s, world)
+    try:
+        run_pipeline(s, ["bronze"])
+        lake = lake_from_settings(s)
+        man = world.manifest
+        assert lake.count("bronze.events") == man.counts["events"] + man.defects["events_duplicate"]
+        poison = [r for r in lake.read("ops.quarantine").to_pylist() if r["table_id"] == "bronze.events"]
+        assert len(poison) == man.defects["events_poison"] and all(r["rule"] == "json_parse" for r in poison)
+        assert all(r["locator"].startswith(f"{topic}/") for r in poison)
+        run_pipeline(s, ["bronze"])  # nothing new: nothing twice
+        assert lake.count("bronze.events") == man.counts["events"] + man.defects["events_duplicate"]
+    finally:
+        KafkaStream(topic, f"127.0.0.1:{services['tansu']}").delete()

@@ -64,3 +64,16 @@ def test_local_object_store_prefix_is_a_string_prefix_like_s3(tmp_path: Path) ->
     assert [o.key for o in st.list("_manifest.json")] == ["_manifest.json"]
     assert [o.key for o in st.list("purchases")] == ["purchases-old/b.jsonl", "purchases/a.jsonl"]
     assert [o.key for o in st.list("purchases/")] == ["purchases/a.jsonl"]
+
+
+def test_unreachable_kinesis_is_one_clear_error() -> None:
+    import pytest
+
+    from c360.errors import C360Error
+    from c360.sources.stream import KinesisStream
+
+    k = KinesisStream("nowhere", {"endpoint_url": "http://127.0.0.1:1", "region_name": "us-east-1",
+                                  "aws_access_key_id": "x", "aws_secret_access_key": "y"}, max_attempts=1)
+    with pytest.raises(C360Error, match="cannot reach Kinesis") as e:
+        k.shards()
+    assert "kinesis://nowhere" in e.value.line() and "services.sh up kinesalite" in e.value.line()

@@ -1,5 +1,8 @@
 """Building a silver or gold table: run its SQL model, apply its expectations, quarantine the
-dropped rows, then replace the table in one Delta commit (re-runs give the same table)."""
+dropped rows, then replace the table in one Delta commit (re-runs give the same table).
+
+A table whose DQ score (share of rows passing every expectation) is below
+``quality.min_dq_score`` fails its stage before anything is written."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import Any
 
 from c360 import catalog
 from c360.engine.models import run_model
+from c360.errors import C360Error
 from c360.lake.quarantine import quarantine
 from c360.ops.audit import StageRecord
 from c360.quality.expectations import check
@@ -17,6 +21,12 @@ def build_table(ctx: Any, table_id: str, rec: StageRecord) -> None:
     spec = catalog.get(table_id)
     result = run_model(ctx.engine, ctx.lake, spec)
     checked = check(ctx.engine, spec, result)
+    threshold = ctx.settings.quality.min_dq_score
+    if checked.dq_score < threshold:
+        broken = ", ".join(f"{r.name} ({r.failed} rows)" for r in checked.results if r.failed)
+        raise C360Error(f"{table_id} DQ score {checked.dq_score:.3f} is below quality.min_dq_score {threshold}: "
+                        f"{broken}", where=table_id,
+                        fix="fix the source data, or lower quality.min_dq_score; nothing was written")
     # batch = the table: a row a rule rejects is quarantined once, not again on every rebuild.
     quarantine(ctx.lake, checked.rejected, run_id=ctx.audit.run_id, batch_id=table_id,
                stage=rec.stage, table_id=table_id)

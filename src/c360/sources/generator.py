@@ -327,7 +327,7 @@ def generate_from_settings(settings: Any, scale: str | None = None, seed: int | 
     """Generate into the endpoints the settings name (embedded defaults under home if unset)."""
     from c360.errors import C360Error
     from c360.sources.objectstore import open_object_store
-    from c360.sources.stream import KinesisStream, LocalStreamLog, open_stream
+    from c360.sources.stream import open_stream
 
     scale = scale or settings.generator.scale
     seed = settings.generator.seed if seed is None else seed
@@ -337,12 +337,7 @@ def generate_from_settings(settings: Any, scale: str | None = None, seed: int | 
         raise C360Error("the sources already hold a generated company", where=store.url,
                         fix="use --force to replace it (the lake keeps what it ingested)")
     if force:  # a fresh stream: appending a second world would duplicate every event
-        if isinstance(stream, LocalStreamLog) and stream.dir.exists():
-            import shutil
-
-            shutil.rmtree(stream.dir)
-        elif isinstance(stream, KinesisStream):
-            stream.delete()
+        stream.delete()
     pw = settings.crm.password.get_secret_value() if settings.crm.password else None
     crm = CrmDatabase(settings.crm_url, pw)
     return generate(SCALES[scale], seed, crm, store, stream, shards=settings.stream.shards,

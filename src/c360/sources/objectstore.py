@@ -118,16 +118,27 @@ class S3ObjectStore(ObjectStore):
             raise self._fail(e, f"listing {full}") from e
         return sorted(out, key=lambda o: o.key)
 
+    def _call(self, action: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return fn(*args, **kwargs)
+        except (BotoCoreError, ClientError) as e:
+            raise self._fail(e, action) from e
+
     def get(self, key: str) -> bytes:
         buf = io.BytesIO()
-        self.client.download_fileobj(self.bucket, self._key(key), buf, Config=self.transfer)
+        self._call(f"reading {key}", self.client.download_fileobj, self.bucket, self._key(key), buf,
+                   Config=self.transfer)
         return buf.getvalue()
 
     def put(self, key: str, data: bytes) -> None:
-        self.client.upload_fileobj(io.BytesIO(data), self.bucket, self._key(key), Config=self.transfer)
+        self._call(f"writing {key}", self.client.upload_fileobj, io.BytesIO(data), self.bucket, self._key(key),
+                   Config=self.transfer)
 
     def copy(self, src: str, dst: str) -> None:
-        self.client.copy({"Bucket": self.bucket, "Key": self._key(src)}, self.bucket, self._key(dst))
+        self._call(f"copying {src}", self.client.copy, {"Bucket": self.bucket, "Key": self._key(src)},
+                   self.bucket, self._key(dst))
 
 
 def open_object_store(settings: Any) -> ObjectStore:

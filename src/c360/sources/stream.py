@@ -24,6 +24,10 @@ class EventStream(ABC):
         """Create the stream if missing."""
 
     @abstractmethod
+    def delete(self) -> None:
+        """Delete the stream and everything in it (the generator's --force)."""
+
+    @abstractmethod
     def put(self, records: list[tuple[str, bytes]]) -> None:
         """Append (partition key, payload) records."""
 
@@ -50,6 +54,11 @@ class LocalStreamLog(EventStream):
         self.dir.mkdir(parents=True, exist_ok=True)
         for i in range(shards):
             (self.dir / f"shard-{i:05d}.log").touch()
+
+    def delete(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def shards(self) -> list[str]:
         return sorted(p.stem for p in self.dir.glob("shard-*.log")) if self.dir.exists() else []
@@ -79,29 +88,51 @@ class LocalStreamLog(EventStream):
         return out
 
 
+class _Guarded:
+    """A boto3 client whose connection failures become one clear C360Error (API errors such as
+    ResourceNotFoundException pass through for the caller to handle)."""
+
+    def __init__(self, client: Any, where: str) -> None:
+        self._client, self._where = client, where
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr) or name in ("get_waiter", "exceptions"):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            from botocore.exceptions import BotoCoreError
+
+            try:
+                return attr(*args, **kwargs)
+            except BotoCoreError as e:
+                raise C360Error(f"cannot reach Kinesis: {e}", where=self._where,
+                                fix="check stream.endpoint_url/region/credentials or start kinesalite "
+                                    "(scripts/services.sh up kinesalite)") from e
+
+        return call
+
+
 class KinesisStream(EventStream):
     """Amazon Kinesis Data Streams (or kinesalite)."""
 
-    def __init__(self, name: str, boto_kwargs: dict[str, Any]) -> None:
+    def __init__(self, name: str, boto_kwargs: dict[str, Any], max_attempts: int = 8) -> None:
         import boto3
         from botocore.config import Config
 
         self.name = name
-        self.client = boto3.client("kinesis", config=Config(retries={"max_attempts": 8, "mode": "standard"}),
-                                   **boto_kwargs)
+        client = boto3.client("kinesis", config=Config(retries={"max_attempts": max_attempts, "mode": "standard"}),
+                              **boto_kwargs)
+        self.client = _Guarded(client, f"kinesis://{name}")
 
     def create(self, shards: int) -> None:
-        from botocore.exceptions import ClientError, EndpointConnectionError
+        from botocore.exceptions import ClientError
 
         try:
             self.client.create_stream(StreamName=self.name, ShardCount=shards)
         except ClientError as e:
             if e.response["Error"]["Code"] != "ResourceInUseException":
                 raise
-        except EndpointConnectionError as e:
-            raise C360Error(f"cannot reach Kinesis: {e}", where=f"kinesis://{self.name}",
-                            fix="check stream.endpoint_url or start kinesalite "
-                                "(scripts/services.sh up kinesalite)") from e
         self.client.get_waiter("stream_exists").wait(StreamName=self.name,
                                                      WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
 
@@ -168,11 +199,104 @@ class KinesisStream(EventStream):
         return out
 
 
+class KafkaStream(EventStream):
+    """A Kafka topic (or any Kafka API such as Tansu); shards are partitions, positions offsets.
+
+    Reads use ``assign`` with explicit offsets (no consumer-group rebalancing): the checkpoint in
+    the lake, not a committed group offset, is the source of truth.
+    """
+
+    def __init__(self, topic: str, bootstrap_servers: str, poll_timeout_s: float = 1.0) -> None:
+        try:
+            import confluent_kafka  # noqa: F401
+        except ImportError as e:
+            raise C360Error("kafka:// streams need confluent-kafka", fix="pip install 'c360[kafka]'") from e
+        self.name = topic
+        self.conf = {"bootstrap.servers": bootstrap_servers}
+        self.poll_timeout_s = poll_timeout_s
+
+    def _admin(self) -> Any:
+        from confluent_kafka.admin import AdminClient
+
+        return AdminClient(self.conf)
+
+    def create(self, shards: int) -> None:
+        from confluent_kafka import KafkaException
+        from confluent_kafka.admin import NewTopic
+
+        admin = self._admin()  # keep it alive until the futures resolve
+        futures = admin.create_topics([NewTopic(self.name, num_partitions=shards, replication_factor=1)])
+        try:
+            futures[self.name].result(30)
+        except KafkaException as e:
+            if "TOPIC_ALREADY_EXISTS" not in str(e):
+                raise C360Error(f"cannot create Kafka topic: {e}", where=f"kafka://{self.name}",
+                                fix="check stream.bootstrap_servers (scripts/services.sh up tansu)") from e
+
+    def delete(self) -> None:
+        from confluent_kafka import KafkaException
+
+        admin = self._admin()
+        try:
+            admin.delete_topics([self.name])[self.name].result(30)
+        except KafkaException as e:
+            if "UNKNOWN_TOPIC" not in str(e):
+                raise
+
+    def shards(self) -> list[str]:
+        md = self._admin().list_topics(timeout=10)
+        topic = md.topics.get(self.name)
+        if topic is None or topic.error is not None:
+            return []
+        return [str(p) for p in sorted(topic.partitions)]
+
+    def put(self, records: list[tuple[str, bytes]]) -> None:
+        from confluent_kafka import Producer
+
+        producer = Producer({**self.conf, "enable.idempotence": True, "linger.ms": 20})
+        failed: list[str] = []
+
+        def report(err: Any, msg: Any) -> None:  # delivery report: every record is confirmed or named
+            if err is not None:
+                failed.append(f"{msg.key()!r}: {err}")
+
+        for key, payload in records:
+            while True:
+                try:
+                    producer.produce(self.name, key=key.encode(), value=payload, on_delivery=report)
+                    break
+                except BufferError:  # local queue full: let deliveries drain, then retry
+                    producer.poll(0.5)
+            producer.poll(0)
+        if producer.flush(60) or failed:
+            raise C360Error(f"Kafka did not confirm {len(failed) or 'some'} record(s): {failed[:3]}",
+                            where=f"kafka://{self.name}", fix="check the broker and re-run")
+
+    def read(self, shard: str, after: str | None, limit: int) -> list[tuple[str, bytes]]:
+        from confluent_kafka import Consumer, TopicPartition
+
+        consumer = Consumer({**self.conf, "group.id": f"c360-{self.name}", "enable.auto.commit": False,
+                             "session.timeout.ms": 6000, "max.poll.interval.ms": 6000,
+                             "auto.offset.reset": "earliest"})
+        try:
+            consumer.assign([TopicPartition(self.name, int(shard), int(after) + 1 if after else 0)])
+            out: list[tuple[str, bytes]] = []
+            while len(out) < limit:
+                msgs = consumer.consume(min(1000, limit - len(out)), timeout=self.poll_timeout_s)
+                if not msgs:  # caught up (the broker's high watermark is not trusted: Tansu's is wrong)
+                    break
+                for m in msgs:
+                    if m.error() is None:
+                        out.append((str(m.offset()), m.value() or b""))
+            return out
+        finally:
+            consumer.close()
+
+
 def open_stream(settings: Any) -> EventStream:
     url = settings.stream_url
     if url.startswith("kinesis://"):
         return KinesisStream(url.removeprefix("kinesis://"), settings.stream.boto_kwargs())
     if url.startswith("kafka://"):
-        raise C360Error("kafka:// streams arrive with bronze stream ingestion (issue 4)", where=url,
-                        fix="use a local log directory or kinesis:// for now")
+        return KafkaStream(url.removeprefix("kafka://"), settings.stream.bootstrap_servers)
     return LocalStreamLog(url)
