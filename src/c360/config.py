@@ -29,6 +29,13 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
+def _check_url(value: str, schemes: tuple[str, ...], expected: str, local_ok: bool = True) -> str:
+    """``value`` if empty, a local path (when allowed) or one of ``schemes``; else a ValueError."""
+    if not value or (local_ok and "://" not in value) or value.startswith(schemes):
+        return value
+    raise ValueError(f"must be {expected}")
+
+
 class S3Credentials(_Section):
     """Where and how to reach an S3 API (AWS, SeaweedFS, MinIO…). Ignored for local paths."""
 
@@ -73,15 +80,19 @@ class CrmConfig(_Section):
     @field_validator("url")
     @classmethod
     def _scheme(cls, v: str) -> str:
-        if v and not v.startswith(("sqlite:///", "mysql+pymysql://", "postgresql+psycopg://")):
-            raise ValueError("must start with sqlite:///, mysql+pymysql:// or postgresql+psycopg://")
-        return v
+        return _check_url(v, ("sqlite:///", "mysql+pymysql://", "postgresql+psycopg://"),
+                          "sqlite:///PATH, mysql+pymysql://… or postgresql+psycopg://…", local_ok=False)
 
 
 class ObjectStoreConfig(S3Credentials):
     """Where file drops land: XML profiles, JSON purchases, CSV feedback."""
 
     url: str = Field("", description="A local directory or s3://bucket/prefix. Empty = <home>/sources/files.")
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: str) -> str:
+        return _check_url(v, ("s3://", "file://"), "a local directory or s3://BUCKET/PREFIX")
 
 
 class StreamConfig(S3Credentials):
@@ -98,15 +109,18 @@ class StreamConfig(S3Credentials):
     @field_validator("url")
     @classmethod
     def _scheme(cls, v: str) -> str:
-        if "://" in v and not v.startswith(("kinesis://", "kafka://", "file://")):
-            raise ValueError("must be a local directory, kinesis://STREAM or kafka://TOPIC")
-        return v
+        return _check_url(v, ("kinesis://", "kafka://", "file://"), "a local directory, kinesis://STREAM or kafka://TOPIC")
 
 
 class LakeConfig(S3Credentials):
     """The Delta lake: tables live at <root>/<layer>/<table>/."""
 
     root: str = Field("", description="A local directory or s3://bucket/prefix. Empty = <home>/lake.")
+
+    @field_validator("root")
+    @classmethod
+    def _scheme(cls, v: str) -> str:
+        return _check_url(v, ("s3://", "file://"), "a local directory or s3://BUCKET/PREFIX")
 
 
 class ServingConfig(_Section):
@@ -117,6 +131,11 @@ class ServingConfig(_Section):
         "Empty = <home>/serving.duckdb."
     )
     password: SecretStr | None = Field(None, description="env C360_SERVING__PASSWORD only.")
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: str) -> str:
+        return _check_url(v, ("postgresql+psycopg://",), "a DuckDB file path or postgresql+psycopg://…")
 
 
 class EngineConfig(_Section):

@@ -130,3 +130,14 @@ def test_invalid_yaml_is_one_line(tmp_path: Path) -> None:
 def test_missing_explicit_config_file(tmp_path: Path) -> None:
     with pytest.raises(C360Error, match="not found"):
         load_settings(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("lake:\n  root", "gs://bucket/lake"), ("object_store:\n  url", "abfss://x/y"),
+    ("stream:\n  url", "pulsar://t"), ("serving:\n  url", "mysql+pymysql://x/y"), ("crm:\n  url", "/tmp/crm.db"),
+])
+def test_unsupported_endpoint_schemes_are_named(tmp_path: Path, key: str, value: str) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"{key}: {value}\n")
+    with pytest.raises(C360Error, match="must be"):
+        load_settings(cfg)

@@ -9,12 +9,13 @@ import pyarrow as pa
 from c360 import catalog
 from c360.catalog import TableSpec
 from c360.engine.base import Engine, LakeTableRef
+from c360.lake.rules import expand
 from c360.lake.store import Lake
 
 
 def model_sql(spec: TableSpec) -> str:
-    """The SQL text of a table's model: ``c360/lake/<layer>/<name>.sql``."""
-    return resources.files(f"c360.lake.{spec.layer}").joinpath(f"{spec.name}.sql").read_text()
+    """The SQL of a table's model (``c360/lake/<layer>/<name>.sql``), rules expanded."""
+    return expand(resources.files(f"c360.lake.{spec.layer}").joinpath(f"{spec.name}.sql").read_text())
 
 
 def register_inputs(engine: Engine, lake: Lake, spec: TableSpec) -> None:

@@ -1,4 +1,4 @@
--- silver.customers: the current version of each CRM customer, standardised.
+-- silver.customers: the current version of each CRM customer, standardised (rules: c360/lake/rules.py).
 -- Latest wins by updated_at (then ingestion time); soft-deleted customers are removed.
 WITH latest AS (
     SELECT *
@@ -10,15 +10,15 @@ WITH latest AS (
 clean AS (
     SELECT
         customer_id,
-        upper(substr(trim(first_name), 1, 1)) || lower(substr(trim(first_name), 2)) AS first_name,
-        upper(substr(trim(last_name), 1, 1)) || lower(substr(trim(last_name), 2)) AS last_name,
-        nullif(lower(trim(email)), '') AS email,
-        nullif(regexp_replace(phone, '[^0-9+]', '', 'g'), '') AS phone,
+        {{ proper_name(first_name) }} AS first_name,
+        {{ proper_name(last_name) }} AS last_name,
+        {{ clean_email(email) }} AS email,
+        {{ clean_phone(phone) }} AS phone,
         TRY_CAST(date_of_birth AS DATE) AS date_of_birth,
-        upper(trim(gender)) AS gender,
+        {{ clean_code(gender) }} AS gender,
         trim(city) AS city,
         upper(replace(trim(postcode), ' ', '')) AS postcode,
-        upper(trim(country)) AS country,
+        {{ clean_code(country) }} AS country,
         TRY_CAST(signup_date AS DATE) AS signup_date,
         lower(trim(loyalty_tier)) AS loyalty_tier,
         marketing_consent,
@@ -28,7 +28,7 @@ clean AS (
 )
 SELECT
     customer_id, first_name, last_name, email,
-    coalesce(regexp_matches(email, '^[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}$'), false) AS email_valid,
+    {{ email_is_valid(email) }} AS email_valid,
     phone, date_of_birth, gender, city, postcode, country, signup_date, loyalty_tier,
     marketing_consent, updated_at
 FROM clean
