@@ -81,8 +81,8 @@ def generate(
     from c360.sources.generator import generate_from_settings
 
     s = settings()
-    with _spinner(f"generating scale {scale or s.generator.scale}"):
-        man = generate_from_settings(s, scale, seed, force)
+    with _spinner(f"generating scale {scale or s.generator.scale}") as step:
+        man = generate_from_settings(s, scale, seed, force, step=step)
     _print_manifest(man)
 
 
@@ -98,14 +98,17 @@ def _print_manifest(man: Any) -> None:
 
 
 class _spinner:
+    """A spinner whose line shows the current step: ``with _spinner("x") as step: step("y")``."""
+
     def __init__(self, text: str) -> None:
         self.p = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                           console=err_console, transient=True)
         self.text = text
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> Any:
         self.p.start()
-        self.p.add_task(self.text, total=None)
+        task = self.p.add_task(self.text, total=None)
+        return lambda step: self.p.update(task, description=f"{self.text}: {step}")
 
     def __exit__(self, *exc: object) -> None:
         self.p.stop()
@@ -169,8 +172,8 @@ def demo(
     if open_object_store(s).list("_manifest.json"):
         console.print(f"[dim]sources under {s.home} already hold a generated company; reusing it[/]")
     else:
-        with _spinner(f"generating a company (scale {scale}, seed {seed})"):
-            man = generate_from_settings(s, scale, seed)
+        with _spinner(f"generating a company (scale {scale}, seed {seed})") as step:
+            man = generate_from_settings(s, scale, seed, step=step)
         _print_manifest(man)
     result = _run(s, ("bronze", "silver", "gold"), "demo")
     _print_stages(result.run_id, [rec for rec, _, _ in result.stages], {r.stage: st for r, st, _ in result.stages})

@@ -147,6 +147,28 @@ class EngineConfig(_Section):
     memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. '8GB'.")
 
 
+class MessRates(_Section):
+    """How much of each real-world defect the generator injects (each counted in the manifest)."""
+
+    crm_duplicate_person: float = Field(0.02, ge=0, le=1, description="Persons with a second, varied CRM record.")
+    profile_coverage: float = Field(0.3, ge=0, le=1, description="Persons who also appear in partner profiles.")
+    profile_variation: float = Field(0.5, ge=0, le=1, description="Partner profiles that differ from the CRM "
+                                     "(typo, nickname, swapped names, case, email/phone format, moved).")
+    profile_duplicate: float = Field(0.01, ge=0, le=1, description="Partner profiles delivered twice (new id).")
+    missing_value: float = Field(0.02, ge=0, le=1, description="Nullable contact fields left empty.")
+    mixed_date_format: float = Field(0.3, ge=0, le=1, description="File dates written in a non-ISO format.")
+    invalid_email: float = Field(0.01, ge=0, le=1, description="Emails that are not valid addresses.")
+    bad_price: float = Field(0.005, ge=0, le=1, description="Order lines with a zero or negative amount.")
+    unknown_product: float = Field(0.003, ge=0, le=1, description="Order lines naming a product not in the catalog.")
+    orphan_order: float = Field(0.002, ge=0, le=1, description="Orders for a customer id the CRM does not have.")
+    guest_order: float = Field(0.05, ge=0, le=1, description="Orders without a customer id (contact email only).")
+    duplicate_event: float = Field(0.01, ge=0, le=1, description="Stream events delivered twice.")
+    late_event: float = Field(0.01, ge=0, le=1, description="Events delivered after newer ones (late arrivals).")
+    poison_record: float = Field(0.0005, ge=0, le=1, description="Stream records that are not valid JSON.")
+    malformed_files: bool = Field(True, description="Add one truncated XML, one JSON-lines file with a broken "
+                                  "line and one CSV with a wrong header.")
+
+
 class GeneratorConfig(_Section):
     """The synthetic company the demo generates."""
 
@@ -154,6 +176,7 @@ class GeneratorConfig(_Section):
     seed: int = Field(42, description="Same seed, same data.")
     start_date: str = Field("2024-01-01", description="First day of history (ISO date).")
     days: int = Field(365, ge=1, description="Days of history to generate.")
+    mess: MessRates = Field(default_factory=MessRates)
 
 
 class QualityConfig(_Section):

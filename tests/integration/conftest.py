@@ -7,7 +7,8 @@ import pytest
 
 from c360.config import Settings, load_settings
 from c360.sources.crm import CrmDatabase
-from c360.sources.generator import World, build_world, write_crm, write_files, write_stream
+from c360.sources.generator import World, build_world
+from c360.sources.generator import write_world as _write_world
 from c360.sources.objectstore import open_object_store
 from c360.sources.stream import open_stream
 
@@ -18,11 +19,8 @@ SEED = 7
 def write_world(settings: Settings, world: World) -> None:
     """Write a generated world into whatever sources the settings point at."""
     pw = settings.crm.password.get_secret_value() if settings.crm.password else None
-    write_crm(world, CrmDatabase(settings.crm_url, pw))
-    store = open_object_store(settings)
-    write_files(world, store)
-    store.put("_manifest.json", world.manifest.to_json().encode())
-    write_stream(world, open_stream(settings), settings.stream.shards)
+    _write_world(world, CrmDatabase(settings.crm_url, pw), open_object_store(settings), open_stream(settings),
+                 settings.stream.shards)
 
 
 @pytest.fixture

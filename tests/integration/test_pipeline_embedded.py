@@ -35,8 +35,13 @@ def test_sources_reconcile_with_bronze_plus_quarantine(embedded: Settings, world
     man = world.manifest
     # purchases: every line of every file, including the malformed one
     assert lake.count("bronze.purchases") + quarantined(lake, "bronze.purchases") == (
-        man.counts["purchase_lines"] + man.defects["purchases_malformed_json_line"])
+        man.counts["order_lines"] + man.defects["purchases_malformed_json_line"])
     assert quarantined(lake, "bronze.purchases") == 1
+    assert lake.count("bronze.payments") == man.counts["payments"]
+    assert lake.count("bronze.surveys") == man.counts["surveys"]
+    # the CSV with a wrong header is one quarantined file; its rows are not in bronze
+    assert lake.count("bronze.feedback") == man.counts["feedback"]
+    assert quarantined(lake, "bronze.feedback") == man.defects["feedback_wrong_header_file"] == 1
     # events: every stream record (duplicates land in bronze; poison goes to quarantine)
     assert lake.count("bronze.events") == man.counts["events"] + man.defects["events_duplicate"]
     assert quarantined(lake, "bronze.events") == man.defects["events_poison"]
@@ -44,31 +49,34 @@ def test_sources_reconcile_with_bronze_plus_quarantine(embedded: Settings, world
     assert lake.count("bronze.partner_profiles") == man.counts["partner_profiles"]
     assert quarantined(lake, "bronze.partner_profiles") == 1
     assert lake.count("bronze.crm_customers") == man.counts["crm_customers"]
+    for crm_table in ("products", "stores", "salespeople", "returns", "support_tickets", "support_emails"):
+        assert lake.count(f"bronze.crm_{crm_table}") == man.counts[crm_table], crm_table
     # silver drops what the expectations say, with the rule's name
-    assert quarantined(lake, "silver.orders") == man.defects["purchases_negative_amount"]
-    assert quarantined(lake, "silver.feedback") == man.defects["feedback_rating_out_of_range"]
+    assert quarantined(lake, "silver.orders") == man.defects["purchases_zero_or_negative_amount"]
     assert lake.count("silver.web_events") == man.counts["events"]
     ledger = {r["path"]: r for r in lake.read("ops.file_ledger").to_pylist()}
     assert ledger["profiles/partner-profiles-truncated.xml"]["status"] == "FAILED"
     assert "xml_parse" in ledger["profiles/partner-profiles-truncated.xml"]["reason"]
+    assert "csv_header" in ledger["feedback/feedback-export-wrong-header.csv"]["reason"]
     store = open_object_store(embedded)
     assert store.list("error/profiles/") and len(store.list("validated/purchases/")) == len(store.list("purchases/"))
 
 
 def _expected_gold(world: World) -> dict[int, dict]:
     """customer_360 computed independently in plain Python from the generated world."""
-    live = {r["customer_id"] for r in world.customers.to_pylist() if not r["is_deleted"]}
+    live = {r["customer_id"] for r in world.tables["customers"].to_pylist() if not r["is_deleted"]}
     cents: dict[int, int] = defaultdict(int)
     orders: dict[int, set] = defaultdict(set)
-    last: dict[int, str] = {}
-    for r in world.order_lines.to_pylist():
-        if r["amount"] <= 0:
+    last: dict[int, object] = {}
+    for r in world.tables["order_lines"].to_pylist():
+        c = r["customer_id"]
+        if r["amount"] <= 0 or c is None:
             continue
-        cents[r["customer_id"]] += round(r["amount"] * 100)
-        orders[r["customer_id"]].add(r["order_id"])
-        last[r["customer_id"]] = max(last.get(r["customer_id"], ""), r["order_ts"])
+        cents[c] += round(r["amount"] * 100)
+        orders[c].add(r["order_id"])
+        last[c] = max(last.get(c, r["order_ts"]), r["order_ts"])  # type: ignore[type-var]
     ratings: dict[int, list[int]] = defaultdict(list)
-    for r in world.feedback.to_pylist():
+    for r in world.tables["feedback"].to_pylist():
         if 1 <= r["rating"] <= 5:
             ratings[r["customer_id"]].append(r["rating"])
     out = {}
@@ -92,7 +100,7 @@ def test_gold_matches_independent_computation(embedded: Settings, world: World) 
         assert g["total_spend"] == pytest.approx(e["total_spend"], abs=1e-9), c
         assert g["avg_order_value"] == pytest.approx(e["avg_order_value"], abs=1e-9), c
         assert g["feedback_count"] == e["feedback_count"], c
-        got_last = g["last_order_at"].strftime("%Y-%m-%d %H:%M:%S") if g["last_order_at"] else None
+        got_last = g["last_order_at"].replace(tzinfo=None) if g["last_order_at"] else None
         assert got_last == e["last_order_at"], c
 
 
@@ -202,14 +210,16 @@ def test_empty_source_is_a_clear_failed_stage(tmp_path, monkeypatch: pytest.Monk
     monkeypatch.chdir(tmp_path)
     s = load_settings(home=tmp_path / "empty")
     CrmDatabase(s.crm_url).replace_table("customers", pa.table({"customer_id": [1], "updated_at": ["2024-01-01"]}),
-                                         {"customer_id": "int64", "updated_at": "string"}, "customer_id")
+                                         "customer_id")
     with pytest.raises(C360Error) as e:
         run_pipeline(s)
     assert "empty source: no purchases files" in str(e.value) and "c360 generate" in str(e.value)
     run = recent_runs(lake_from_settings(s), 1)[0]
     assert run["status"] == "FAILED"
-    assert {st["stage"] for st in run["stages"] if st["status"] == "FAILED"} == {
-        "bronze.purchases", "bronze.feedback", "bronze.partner_profiles", "bronze.events"}
+    failed = {st["stage"] for st in run["stages"] if st["status"] == "FAILED"}
+    assert {"bronze.purchases", "bronze.feedback", "bronze.partner_profiles", "bronze.events",
+            "bronze.crm_products"} <= failed  # missing CRM tables and empty file drops
+    assert "bronze.crm_customers" not in failed
 
 
 def test_dq_threshold_fails_the_table_before_writing(embedded: Settings) -> None:

@@ -45,8 +45,7 @@ def test_local_object_store_lists_new_etag_on_rewrite(tmp_path: Path) -> None:
 def test_crm_keyset_reads_ties_once(tmp_path: Path) -> None:
     db = CrmDatabase(f"sqlite:///{tmp_path}/crm.db")
     ts = [datetime(2024, 1, 1, 10), datetime(2024, 1, 1, 10), datetime(2024, 1, 1, 10), datetime(2024, 1, 2)]
-    db.replace_table("customers", pa.table({"customer_id": [4, 1, 3, 2], "updated_at": ts}),
-                     {"customer_id": "int64", "updated_at": "timestamp"}, "customer_id")
+    db.replace_table("customers", pa.table({"customer_id": [4, 1, 3, 2], "updated_at": ts}), "customer_id")
     batches = list(db.read_since("customers", "updated_at", "customer_id", None, 2))
     assert [[r["customer_id"] for r in b] for b in batches] == [[1, 3], [4, 2]]
     last = batches[0][-1]

@@ -29,20 +29,26 @@ class Rejected:
     raw: str
 
 
-def quarantine(lake: Lake, rejected: list[Rejected], *, run_id: str, batch_id: str, stage: str,
+def quarantine(lake: Lake, rejected: list[Rejected], *, run_id: str, batch_id: str | list[str], stage: str,
                table_id: str) -> int:
-    """Store rejected records; returns how many new ones were written."""
+    """Store rejected records; ``batch_id`` is one id for all or one per record.
+
+    Returns how many new ones were written.
+    """
     if not rejected:
         return 0
     ts = now()
+    batches = [batch_id] * len(rejected) if isinstance(batch_id, str) else batch_id
     # One row per id: the same record broken twice the same way in one batch counts once.
-    by_id = {hashlib.sha256(f"{batch_id}|{r.source}|{r.locator}|{r.rule}".encode()).hexdigest()[:32]: r
-             for r in rejected}
-    ids, rejected = list(by_id), list(by_id.values())
+    by_id = {hashlib.sha256(f"{b}|{r.source}|{r.locator}|{r.rule}".encode()).hexdigest()[:32]: (b, r)
+             for b, r in zip(batches, rejected, strict=True)}
+    ids = list(by_id)
+    batches = [b for b, _ in by_id.values()]
+    rejected = [r for _, r in by_id.values()]
     data = pa.table({
         "quarantine_id": ids,
         "run_id": [run_id] * len(rejected),
-        "batch_id": [batch_id] * len(rejected),
+        "batch_id": batches,
         "stage": [stage] * len(rejected),
         "source": [r.source for r in rejected],
         "table_id": [table_id] * len(rejected),

@@ -111,7 +111,7 @@ def run_pipeline(settings: Settings, layers: Iterable[str] = LAYERS, *, command:
     audit.begin()
     try:
         if "bronze" in layers:
-            failures: list[str] = []
+            failures: dict[str, list[str]] = {}  # one cause (e.g. an unreachable CRM) -> its stages
             for stage, table_id, fn in _bronze_stages(settings):
                 notify(stage, "start")
                 try:
@@ -120,10 +120,12 @@ def run_pipeline(settings: Settings, layers: Iterable[str] = LAYERS, *, command:
                     notify(stage, "done")
                 except C360Error as e:
                     notify(stage, "failed")
-                    failures.append(e.line())
+                    failures.setdefault(e.line(), []).append(stage)
             if failures:
-                raise C360Error(f"{len(failures)} bronze stage(s) failed: " + " | ".join(failures),
-                                where=f"run {audit.run_id}", fix="see `c360 status`; fix the sources and re-run")
+                n = sum(len(v) for v in failures.values())
+                causes = " | ".join(f"{', '.join(stages)}: {cause}" for cause, stages in failures.items())
+                raise C360Error(f"{n} bronze stage(s) failed — {causes}", where=f"run {audit.run_id}",
+                                fix="see `c360 status`; fix the sources and re-run")
         for layer, tables in (("silver", SILVER_TABLES), ("gold", GOLD_TABLES)):
             if layer not in layers:
                 continue

@@ -8,15 +8,27 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
 from c360.errors import C360Error
 
-_SQL_TYPES = {
-    "int64": sa.BigInteger, "string": lambda: sa.String(255), "float64": sa.Float, "bool": sa.Boolean,
-    "date": sa.Date, "timestamp": sa.DateTime,
-}
+
+def _sql_type(t: pa.DataType, values: pa.ChunkedArray) -> sa.types.TypeEngine:
+    """The SQL column type for an Arrow type (strings longer than 255 become TEXT)."""
+    if pa.types.is_integer(t):
+        return sa.BigInteger()
+    if pa.types.is_floating(t):
+        return sa.Float()
+    if pa.types.is_boolean(t):
+        return sa.Boolean()
+    if pa.types.is_date(t):
+        return sa.Date()
+    if pa.types.is_timestamp(t):
+        return sa.DateTime()
+    longest = pa.compute.max(pa.compute.utf8_length(values)).as_py() if len(values) else 0
+    return sa.Text() if (longest or 0) > 255 else sa.String(255)
 
 
 class CrmDatabase:
@@ -65,11 +77,11 @@ class CrmDatabase:
         finally:
             server.dispose()
 
-    def replace_table(self, name: str, data: pa.Table, types: dict[str, str], primary_key: str,
-                      chunk_rows: int = 5000) -> None:
-        """Drop and re-create ``name`` with ``data`` (used by the generator)."""
+    def replace_table(self, name: str, data: pa.Table, primary_key: str, chunk_rows: int = 20_000) -> None:
+        """Drop and re-create ``name`` with ``data``, column types from its Arrow schema."""
         meta = sa.MetaData()
-        cols = [sa.Column(c, _SQL_TYPES[types[c]](), primary_key=(c == primary_key)) for c in data.column_names]
+        cols = [sa.Column(f.name, _sql_type(f.type, data.column(f.name)), primary_key=(f.name == primary_key))
+                for f in data.schema]
         table = sa.Table(name, meta, *cols)
         if "updated_at" in data.column_names:  # incremental extracts filter and sort on it
             sa.Index(f"ix_{name}_updated", table.c.updated_at, table.c[primary_key])
@@ -108,7 +120,7 @@ class CrmDatabase:
             raise C360Error(f"CRM table {name!r} does not exist", where=self.safe_url,
                             fix="generate data first (c360 generate) or fix crm.url") from None
         except sa.exc.SQLAlchemyError as e:
-            raise self._fail(e, f"reading {name}") from e
+            raise self._fail(e, "reading") from e
         wm, pk = table.c[watermark_column], table.c[primary_key]
         cursor: tuple[Any, Any] | None = None
         if since is not None:
@@ -129,7 +141,7 @@ class CrmDatabase:
                 with self.engine.connect() as c:
                     rows = [dict(r._mapping) for r in c.execute(q)]
             except sa.exc.SQLAlchemyError as e:
-                raise self._fail(e, f"reading {name}") from e
+                raise self._fail(e, "reading") from e
             if not rows:
                 return
             cursor = (rows[-1][watermark_column], rows[-1][primary_key])

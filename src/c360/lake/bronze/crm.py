@@ -16,7 +16,16 @@ from c360.ops.audit import StageRecord, now
 from c360.sources.crm import CrmDatabase
 
 WATERMARK_KEY = "c360.watermark"
-CRM_TABLES = {"bronze.crm_customers": ("customers", "customer_id", "updated_at")}
+# bronze table -> (CRM table, primary key, watermark column)
+CRM_TABLES = {
+    "bronze.crm_customers": ("customers", "customer_id", "updated_at"),
+    "bronze.crm_products": ("products", "product_id", "updated_at"),
+    "bronze.crm_stores": ("stores", "store_id", "updated_at"),
+    "bronze.crm_salespeople": ("salespeople", "salesperson_id", "updated_at"),
+    "bronze.crm_returns": ("returns", "return_id", "updated_at"),
+    "bronze.crm_support_tickets": ("support_tickets", "ticket_id", "updated_at"),
+    "bronze.crm_support_emails": ("support_emails", "email_id", "updated_at"),
+}
 
 
 def ingest_crm(ctx: Any, crm: CrmDatabase, table_id: str, rec: StageRecord, full_refresh: bool = False) -> None:

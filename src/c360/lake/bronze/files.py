@@ -11,7 +11,7 @@ import csv
 import hashlib
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -40,7 +40,9 @@ class FileSource:
 
 FILE_SOURCES = (
     FileSource("purchases", "purchases/", "jsonl", "bronze.purchases"),
+    FileSource("payments", "transactions/", "jsonl", "bronze.payments"),
     FileSource("feedback", "feedback/", "csv", "bronze.feedback"),
+    FileSource("surveys", "surveys/", "csv", "bronze.surveys"),
     FileSource("partner_profiles", "profiles/", "xml", "bronze.partner_profiles", record_tag="profile"),
 )
 
@@ -102,9 +104,22 @@ def _app_id(obj: ObjectInfo) -> str:
     return f"file:{obj.key}@{obj.etag}"
 
 
+@dataclass
+class _MicroBatch:
+    """Files parsed but not yet committed: one bronze commit covers them all (one app transaction
+    per file inside it), like an Auto Loader micro-batch."""
+
+    columns: dict[str, list[Any]] = field(default_factory=dict)
+    rejected: list[Rejected] = field(default_factory=list)
+    rejected_batch: list[str] = field(default_factory=list)
+    txns: list[tuple[str, int]] = field(default_factory=list)
+    files: list[tuple[ObjectInfo, str, int, int]] = field(default_factory=list)  # obj, batch, good, bad
+    rows: int = 0
+
+
 def ingest_source(ctx: Any, store: ObjectStore, src: FileSource, rec: StageRecord,
-                  reprocess: bool = False) -> None:
-    """Ingest every new file of one source; fills ``rec`` with counts and reconciles."""
+                  reprocess: bool = False, max_files: int = 256, max_rows: int = 500_000) -> None:
+    """Ingest every new file of one source in micro-batches; fills ``rec`` and reconciles."""
     lake, run_id = ctx.lake, ctx.audit.run_id
     spec = catalog.get(src.table_id)
     objects = [o for o in store.list(src.prefix) if not o.key.endswith("/")]
@@ -118,6 +133,28 @@ def ingest_source(ctx: Any, store: ObjectStore, src: FileSource, rec: StageRecor
     expected: dict[str, tuple[str, int]] = {}
     ledger_rows: list[dict[str, Any]] = []
     ingested_at = now()
+    mb = _MicroBatch()
+
+    def flush() -> None:
+        nonlocal mb
+        if not mb.files:
+            return
+        # Quarantine first: it is idempotent, so a crash before the bronze commit loses nothing.
+        quarantine(lake, mb.rejected, run_id=run_id, batch_id=mb.rejected_batch, stage=rec.stage,
+                   table_id=src.table_id)
+        if mb.txns:
+            lake.append(src.table_id, pa.table(mb.columns) if mb.rows else spec.schema().empty_table(),
+                        txns=mb.txns)
+        for obj, batch, n_good, n_bad in mb.files:
+            if n_good >= 0:
+                store.copy(obj.key, f"validated/{obj.key}")
+                ledger_rows.append(_ledger(obj, src, "SUCCESS", n_good, n_bad, batch, run_id, None))
+        # The ledger is written after the rows: if this run dies first, the app transactions tell
+        # the next run these files are done ("recovered").
+        lake.merge(LEDGER, pa.Table.from_pylist(ledger_rows, schema=catalog.get(LEDGER).schema()))
+        ledger_rows.clear()
+        mb = _MicroBatch()
+
     for obj in new:
         done = (dt.transaction_version(_app_id(obj)) or 0) if dt is not None else 0
         # --reprocess ingests a file again as a new version of its app transaction.
@@ -141,21 +178,24 @@ def ingest_source(ctx: Any, store: ObjectStore, src: FileSource, rec: StageRecor
             continue
         good, invalid = validate(records, spec, obj.key)
         bad += invalid
-        # Quarantine first: it is idempotent, so a crash before the bronze commit loses nothing.
-        quarantine(lake, bad, run_id=run_id, batch_id=batch, stage=rec.stage, table_id=src.table_id)
-        n_good = len(good["__locator"])
-        del good["__locator"]
+        n_good = len(good.pop("__locator"))
         good.update(_source=[src.name] * n_good, _source_file=[obj.key] * n_good,
                     _ingested_at=[ingested_at] * n_good, _batch_id=[batch] * n_good, _run_id=[run_id] * n_good)
-        lake.append(src.table_id, pa.table(good), txns=[(_app_id(obj), version)])
-        store.copy(obj.key, f"validated/{obj.key}")
-        n_src = n_good + len(bad)
-        expected[batch] = (obj.key, n_src)
-        ledger_rows.append(_ledger(obj, src, "SUCCESS", n_good, len(bad), batch, run_id, None))
-        rec.rows_in += n_src
+        for k, v in good.items():
+            mb.columns.setdefault(k, []).extend(v)
+        mb.rejected += bad
+        mb.rejected_batch += [batch] * len(bad)
+        mb.txns.append((_app_id(obj), version))
+        mb.files.append((obj, batch, n_good, len(bad)))
+        mb.rows += n_good
+        expected[batch] = (obj.key, n_good + len(bad))
+        rec.rows_in += n_good + len(bad)
         rec.rows_out += n_good
         rec.rows_quarantined += len(bad)
-    if ledger_rows:
+        if len(mb.files) >= max_files or mb.rows >= max_rows:
+            flush()
+    flush()
+    if ledger_rows:  # recovered or failed files with no micro-batch after them
         lake.merge(LEDGER, pa.Table.from_pylist(ledger_rows, schema=catalog.get(LEDGER).schema()))
     rec.details["reconciliation"] = reconcile(lake, src.table_id, expected)
     rec.dq_score = round(rec.rows_out / rec.rows_in, 6) if rec.rows_in else 1.0

@@ -1,0 +1,72 @@
+"""The synthetic company generator: a seeded, deterministic retailer written into the real sources.
+
+``build_world`` makes every record in memory (vectorised); the writers put them where a real
+company keeps them: CRM tables (SQLite/MySQL), file drops (local/S3), an event stream (local
+log/Kinesis/Kafka). The manifest counts every entity and every injected defect; the truth table
+(``_truth/truth.parquet``) names the real person behind each record and is never ingested.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from c360.sources.crm import CrmDatabase
+from c360.sources.generator.world import Manifest, World, build_world
+from c360.sources.generator.writers import Step, stream_records, write_crm, write_files, write_stream
+from c360.sources.objectstore import ObjectStore
+from c360.sources.stream import EventStream
+
+SCALES = {"XS": 2_000, "S": 10_000, "M": 1_000_000, "L": 5_000_000}
+MANIFEST_KEY = "_manifest.json"
+
+__all__ = ["MANIFEST_KEY", "SCALES", "Manifest", "World", "build_world", "generate", "generate_from_settings",
+           "manifest_json", "stream_records", "write_crm", "write_files", "write_stream", "write_world"]
+
+
+def manifest_json(man: Manifest) -> str:
+    return json.dumps(man.__dict__, indent=2, sort_keys=True)
+
+
+def write_world(world: World, crm: CrmDatabase, store: ObjectStore, stream: EventStream, shards: int,
+                step: Step = lambda s: None) -> None:
+    """Write every source, then the manifest (last: its presence means the world is complete)."""
+    write_crm(world, crm, step)
+    write_files(world, store, step)
+    write_stream(world, stream, shards, step)
+    store.put(MANIFEST_KEY, manifest_json(world.manifest).encode())
+
+
+def generate(n_customers: int, seed: int, crm: CrmDatabase, store: ObjectStore, stream: EventStream,
+             shards: int = 2, start: str = "2024-01-01", days: int = 365, rates: Any = None,
+             scale: str = "custom", step: Step = lambda s: None) -> Manifest:
+    """Build the world and write it into the CRM, the object store and the stream."""
+    step("building the company in memory")
+    world = build_world(n_customers, seed, start, days, rates, scale)
+    write_world(world, crm, store, stream, shards, step)
+    return world.manifest
+
+
+def generate_from_settings(settings: Any, scale: str | None = None, seed: int | None = None,
+                           force: bool = False, step: Step = lambda s: None) -> Manifest:
+    """Generate into the endpoints the settings name (embedded defaults under home if unset)."""
+    from c360.errors import C360Error
+    from c360.sources.objectstore import open_object_store
+    from c360.sources.stream import open_stream
+
+    scale = scale or settings.generator.scale
+    if scale not in SCALES:
+        raise C360Error(f"unknown scale {scale!r}", fix=f"use one of {', '.join(SCALES)}")
+    seed = settings.generator.seed if seed is None else seed
+    store = open_object_store(settings)
+    stream = open_stream(settings)
+    if store.list(MANIFEST_KEY) and not force:
+        raise C360Error("the sources already hold a generated company", where=store.url,
+                        fix="use --force to replace it (the lake keeps what it ingested)")
+    if force:  # a fresh stream: appending a second world would duplicate every event
+        stream.delete()
+    pw = settings.crm.password.get_secret_value() if settings.crm.password else None
+    crm = CrmDatabase(settings.crm_url, pw)
+    g = settings.generator
+    return generate(SCALES[scale], seed, crm, store, stream, shards=settings.stream.shards, start=g.start_date,
+                    days=g.days, rates=g.mess, scale=scale, step=step)

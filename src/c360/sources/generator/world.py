@@ -1,0 +1,553 @@
+"""Build the synthetic company in memory: persons and every record they leave in every source.
+
+Vectorised with numpy: per-record Python runs only over the small varied subsets (typos,
+nicknames…). One ``numpy.random.Generator`` seeded once and used in a fixed order makes the
+world a pure function of (scale, seed, start, days, rates).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from c360.config import MessRates
+from c360.sources.generator import vocab as V
+
+LIFECYCLES = np.array(["new", "loyal", "lapsing", "churned"])
+VARIATIONS = ("typo", "nickname", "swapped_names", "case_whitespace", "email_format", "phone_format",
+              "moved_address")
+
+
+@dataclass
+class Manifest:
+    """What was generated, with every injected defect counted. No wall-clock time inside."""
+
+    seed: int
+    scale: str
+    start_date: str
+    days: int
+    counts: dict[str, int] = field(default_factory=dict)
+    defects: dict[str, int] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+    def add(self, bucket: str, key: str, n: int) -> None:
+        d = self.counts if bucket == "counts" else self.defects
+        d[key] = d.get(key, 0) + int(n)
+
+
+@dataclass
+class World:
+    """Every generated table, keyed by name, plus the manifest. ``truth`` is never ingested."""
+
+    tables: dict[str, pa.Table]
+    events: pa.Table  # event records in delivery order (late arrivals and duplicates included)
+    poison_at: np.ndarray  # stream positions before which a poison record is delivered
+    truth: pa.Table  # source, record_id, person_id
+    manifest: Manifest
+    malformed_files: bool = True  # the writers add one broken file of each format
+
+
+def _s(a: np.ndarray) -> np.ndarray:
+    return a.astype(str)
+
+
+def _cat(*parts: Any) -> np.ndarray:
+    out = parts[0] if isinstance(parts[0], np.ndarray) else np.array(parts[0])
+    for p in parts[1:]:
+        out = np.char.add(out, p)
+    return out
+
+
+def _pick(rng: np.random.Generator, choices: list[str] | np.ndarray, n: int, p: Any = None) -> np.ndarray:
+    return np.asarray(choices)[rng.choice(len(choices), n, p=p)]
+
+
+def _ts(t0: np.datetime64, seconds: np.ndarray) -> np.ndarray:
+    return (t0 + seconds.astype("timedelta64[s]")).astype("datetime64[s]")
+
+
+def _iso(a: np.ndarray) -> np.ndarray:
+    return np.char.replace(np.datetime_as_string(a, unit="s"), "T", " ")
+
+
+def _mixed_dates(rng: np.random.Generator, ts: np.ndarray, rate: float, man: Manifest, what: str,
+                 with_time: bool = True) -> np.ndarray:
+    """ISO text, except a ``rate`` share written as DD/MM/YYYY[ HH:MM] or ISO-8601 with T and Z."""
+    d = np.datetime_as_string(ts.astype("datetime64[D]"))  # YYYY-MM-DD
+    year, month = d.astype("U4"), np.char.partition(d, "-")[:, 2].astype("U2")
+    dmy = _cat(np.char.rpartition(d, "-")[:, 2], "/", month, "/", year)
+    if with_time:
+        iso = _iso(ts)
+        dmy = _cat(dmy, " ", np.char.rpartition(iso, " ")[:, 2].astype("U5"))
+        alt = _cat(np.datetime_as_string(ts, unit="s"), "Z")
+    else:
+        iso, alt = d, dmy
+    kind = rng.random(len(ts))
+    out = np.where(kind < rate / 2, dmy, np.where(kind < rate, alt, iso))
+    man.add("defects", f"{what}_non_iso_dates", int((kind < rate).sum()))
+    return out
+
+
+def _seasonal_cdf(start: np.datetime64, days: int) -> np.ndarray:
+    """Cumulative weight per day: weekends and Nov/Dec busier (so trends have seasonality)."""
+    d = start.astype("datetime64[D]") + np.arange(days)
+    month = (d.astype("datetime64[M]").astype(int) % 12) + 1
+    weekday = (d.astype(int) + 3) % 7  # 0 = Monday
+    w = np.ones(days) * np.where(weekday >= 5, 1.3, 1.0) * np.where(month == 12, 1.8, np.where(month == 11, 1.5, 1.0))
+    c = np.concatenate([[0.0], np.cumsum(w)])
+    return c / c[-1]
+
+
+def _vary(rng: np.random.Generator, rec: dict[str, np.ndarray], idx: np.ndarray, man: Manifest,
+          source: str) -> dict[str, np.ndarray]:
+    """Apply one variation kind to each record in ``idx`` (a copy of the affected columns)."""
+    out = {k: v.copy() for k, v in rec.items()}
+    kinds = rng.integers(0, len(VARIATIONS), len(idx))
+    cities = {c: v[0] for c, v in V.COUNTRIES.items()}
+    # Python over the varied subset only: string surgery per record is clearer than numpy here.
+    for i, k in zip(idx.tolist(), kinds.tolist(), strict=True):
+        kind = VARIATIONS[k]
+        man.add("defects", f"{source}_variation_{kind}", 1)
+        first, last = str(out["first_name"][i]), str(out["last_name"][i])
+        if kind == "typo":
+            j = (i % max(1, len(last) - 2)) + 1
+            out["last_name"][i] = last[:j - 1] + last[j] + last[j - 1] + last[j + 1:] if len(last) > 2 else last + "e"
+        elif kind == "nickname":
+            out["first_name"][i] = V.NICKNAMES.get(first, first[:-1] if len(first) > 3 else first + "y")
+        elif kind == "swapped_names":
+            out["first_name"][i], out["last_name"][i] = last, first
+        elif kind == "case_whitespace":
+            out["first_name"][i] = "  " + first.upper()
+            out["last_name"][i] = last.lower() + " "
+        elif kind == "email_format":
+            e = str(out["email"][i])
+            user, _, dom = e.partition("@")
+            out["email"][i] = (user.upper() + "@" + dom.upper()) if i % 2 else (user + "+shop@" + dom)
+        elif kind == "phone_format":
+            out["phone"][i] = _national(str(out["phone"][i]), str(out["country"][i]))
+        else:  # moved: same person, new address in the same country
+            c = str(out["country"][i])
+            out["city"][i] = cities[c][(i + 1) % len(cities[c])]
+            out["street"][i] = f"{(i * 7) % 300 + 1} {V.STREETS[(i * 3) % len(V.STREETS)]}"
+            out["postcode"][i] = str((i * 7919) % 10 ** V.COUNTRIES[c][3]).zfill(V.COUNTRIES[c][3])
+    return out
+
+
+def _national(e164: str, country: str) -> str:
+    """'+441234567890' -> '01234 567 890' (the national written form a person might type)."""
+    cc, trunk = V.COUNTRIES[country][1], V.COUNTRIES[country][2]
+    rest = e164.removeprefix("+" + cc)
+    nat = trunk + rest
+    return f"{nat[:5]} {nat[5:8]} {nat[8:]}".strip()
+
+
+def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: int = 365,
+                rates: MessRates | None = None, scale: str = "custom") -> World:
+    """Generate the whole company. Same arguments, same world."""
+    r = rates or MessRates()
+    rng = np.random.default_rng(seed)
+    man = Manifest(seed=seed, scale=scale, start_date=start, days=days)
+    t0 = np.datetime64(start, "s")
+    n = n_customers
+    tables: dict[str, pa.Table] = {}
+    truth: list[pa.Table] = []
+
+    # ------------------------------------------------------------------ persons (the truth)
+    pid = np.arange(n, dtype=np.int64)
+    person_key = _cat("PER", np.char.zfill(_s(pid + 1), 8))
+    gender = _pick(rng, ["F", "M", "X"], n, [0.49, 0.49, 0.02])
+    fem = V.arr(V.FIRST_F)[rng.integers(0, len(V.FIRST_F), n)]
+    mal = V.arr(V.FIRST_M)[rng.integers(0, len(V.FIRST_M), n)]
+    first = np.where(gender == "F", fem, np.where(gender == "M", mal, np.where(pid % 2 == 0, fem, mal)))
+    last = V.arr(V.LAST)[rng.integers(0, len(V.LAST), n)]
+    dob = np.datetime64("1950-01-01") + rng.integers(0, 365 * 56, n).astype("timedelta64[D]")
+    iso = np.array(list(V.COUNTRIES))
+    country_idx = rng.choice(len(iso), n, p=V.COUNTRY_WEIGHTS)
+    country = iso[country_idx]
+    city_idx = rng.integers(0, 6, n)
+    city = np.empty(n, dtype="U16")
+    postcode = np.empty(n, dtype="U8")
+    phone = np.empty(n, dtype="U16")
+    natnum = _s(rng.integers(100_000_000, 999_999_999, n))
+    pcnum = rng.integers(0, 10**6, n)
+    for c, (cities, cc, _, pc_len) in V.COUNTRIES.items():
+        m = country == c
+        city[m] = np.array(cities)[city_idx[m]]
+        postcode[m] = np.char.zfill(_s(pcnum[m] % 10**pc_len), pc_len)
+        phone[m] = _cat("+" + cc, natnum[m])
+    street = _cat(_s(rng.integers(1, 300, n)), " ", V.arr(V.STREETS)[rng.integers(0, len(V.STREETS), n)])
+    local = _cat(np.char.lower(np.char.replace(np.char.replace(first, " ", ""), "'", "")), ".",
+                 np.char.lower(np.char.replace(np.char.replace(last, " ", ""), "'", "")), _s(pid + 1))
+    email = _cat(local, "@", V.arr(V.DOMAINS)[rng.integers(0, len(V.DOMAINS), n)])
+    lifecycle = LIFECYCLES[rng.choice(4, n, p=[0.2, 0.3, 0.25, 0.25])]
+    end_day = np.full(n, days, dtype=np.int64)
+    signup = np.datetime64(start, "D") - rng.integers(1, 3 * 365, n).astype("timedelta64[D]")
+    new = lifecycle == "new"
+    signup_day = np.where(new, rng.integers(0, max(1, days - 1), n), -1)
+    signup = np.where(new, np.datetime64(start, "D") + signup_day.astype("timedelta64[D]"), signup)
+    start_day = np.maximum(signup_day, 0)
+    churned = lifecycle == "churned"
+    end_day = np.where(churned, start_day + (rng.random(n) * 0.6 * (days - start_day)).astype(np.int64) + 1, end_day)
+    base_rate = np.where(lifecycle == "loyal", rng.gamma(4.0, 5.0, n), rng.gamma(2.0, 5.0, n))  # orders / year
+    cat_n = len(V.CATEGORIES)
+    pref1 = rng.integers(0, cat_n, n)
+    pref2 = (pref1 + rng.integers(1, cat_n, n)) % cat_n
+    pref_channel = _pick(rng, V.CHANNELS, n, [0.5, 0.3, 0.2])
+    tier_q = np.argsort(np.argsort(base_rate)) / max(1, n - 1)
+    tier = np.where(tier_q > 0.95, "platinum", np.where(tier_q > 0.8, "gold", np.where(tier_q > 0.5, "silver",
+                                                                                         "bronze")))
+
+    # ------------------------------------------------------------------ CRM customers (+ duplicates)
+    dup = np.nonzero(rng.random(n) < r.crm_duplicate_person)[0]
+    rec_person = np.concatenate([pid, dup])
+    m = len(rec_person)
+    base = {"first_name": first[rec_person], "last_name": last[rec_person], "email": email[rec_person],
+            "phone": phone[rec_person], "street": street[rec_person], "city": city[rec_person],
+            "postcode": postcode[rec_person], "country": country[rec_person]}
+    varied = _vary(rng, base, np.arange(n, m), man, "crm")
+    man.add("defects", "crm_duplicate_person", len(dup))
+    customer_id = np.arange(1, m + 1, dtype=np.int64)
+    email_c = varied["email"].astype(object)
+    bad_email = rng.random(m) < r.invalid_email
+    email_c[bad_email] = np.char.replace(varied["email"][bad_email].astype(str), "@", " at ")
+    man.add("defects", "crm_invalid_email", bad_email.sum())
+    phone_c = varied["phone"].astype(object)
+    dob_c = dob[rec_person].astype(object)
+    pc_c = varied["postcode"].astype(object)
+    for col, name in ((phone_c, "phone"), (dob_c, "date_of_birth"), (pc_c, "postcode")):
+        miss = rng.random(m) < r.missing_value
+        col[miss] = None
+        man.add("defects", f"crm_missing_{name}", miss.sum())
+    updated = _ts(t0, rng.integers(0, days * 86400, m))
+    deleted = (rng.random(m) < 0.005) | (churned[rec_person] & (rng.random(m) < 0.02))
+    man.add("defects", "crm_soft_deleted", deleted.sum())
+    cats = V.arr(V.CATEGORIES)
+    tables["customers"] = pa.table({
+        "customer_id": customer_id,
+        "first_name": varied["first_name"], "last_name": varied["last_name"],
+        "email": pa.array(email_c, pa.string()), "phone": pa.array(phone_c, pa.string()),
+        "date_of_birth": pa.array(dob_c, pa.date32()),
+        "gender": gender[rec_person], "street": varied["street"], "city": varied["city"],
+        "postcode": pa.array(pc_c, pa.string()), "country": varied["country"],
+        "signup_date": pa.array(signup[rec_person].astype("datetime64[D]"), pa.date32()),
+        "loyalty_tier": tier[rec_person], "marketing_consent": rng.random(m) < 0.6,
+        "preferred_channel": pref_channel[rec_person],
+        "preferred_categories": _cat(cats[pref1[rec_person]], ",", cats[pref2[rec_person]]),
+        "updated_at": pa.array(updated, pa.timestamp("s")), "is_deleted": deleted,
+    })
+    truth.append(_truth("crm.customers", _s(customer_id), person_key[rec_person]))
+    man.add("counts", "crm_customers", m)
+    # a person's CRM id for their orders: the duplicate record is used for some orders
+    person_cid = pid + 1
+    dup_cid = np.full(n, -1, dtype=np.int64)
+    dup_cid[dup] = np.arange(n + 1, m + 1)
+
+    # ------------------------------------------------------------------ catalog, stores, sales team
+    n_products = int(min(5000, max(200, n // 200)))
+    prod_cat = np.sort(rng.integers(0, cat_n, n_products))  # grouped by category
+    cat_offsets = np.searchsorted(prod_cat, np.arange(cat_n + 1))
+    product_id = _cat("P", np.char.zfill(_s(np.arange(1, n_products + 1)), 5))
+    words = np.array([V.PRODUCT_WORDS[V.CATEGORIES[c]][i % 7] for i, c in enumerate(prod_cat.tolist())])
+    pname = _cat(V.arr(V.ADJECTIVES)[rng.integers(0, len(V.ADJECTIVES), n_products)], " ", words)
+    base_price = np.array([V.CATEGORY_PRICE[V.CATEGORIES[c]] for c in prod_cat.tolist()])
+    price = np.round(np.floor(base_price * rng.lognormal(0.0, 0.4, n_products)) + 0.99, 2)
+    tables["products"] = pa.table({
+        "product_id": product_id, "name": pname, "category": cats[prod_cat], "price": price,
+        "supplier": V.arr(V.SUPPLIERS)[rng.integers(0, len(V.SUPPLIERS), n_products)],
+        "updated_at": pa.array(np.full(n_products, t0), pa.timestamp("s")),
+    })
+    man.add("counts", "products", n_products)
+    per_country = max(1, n // 100_000)
+    st_count = per_country * np.array([max(1, round(w * 10)) for w in V.COUNTRY_WEIGHTS])
+    st_first = np.concatenate([[0], np.cumsum(st_count)[:-1]])
+    st_country = np.repeat(iso, st_count)  # stores grouped by country, in `iso` order
+    n_stores = len(st_country)
+    st_city = np.array([V.COUNTRIES[c][0][i % 6] for i, c in enumerate(st_country.tolist())])
+    store_id = _cat("ST", np.char.zfill(_s(np.arange(1, n_stores + 1)), 4))
+    tables["stores"] = pa.table({
+        "store_id": store_id, "name": _cat("c360 ", st_city, " ", _s(np.arange(1, n_stores + 1))),
+        "city": st_city, "country": st_country,
+        "opened_date": pa.array(np.datetime64("2015-01-01") + rng.integers(0, 3000, n_stores).astype(
+            "timedelta64[D]"), pa.date32()),
+        "updated_at": pa.array(np.full(n_stores, t0), pa.timestamp("s")),
+    })
+    sp_per_store = rng.integers(3, 9, n_stores)
+    sp_store = np.repeat(np.arange(n_stores), sp_per_store)
+    n_sp = len(sp_store)
+    sp_offsets = np.concatenate([[0], np.cumsum(sp_per_store)])
+    sp_id = _cat("SP", np.char.zfill(_s(np.arange(1, n_sp + 1)), 5))
+    sp_first = V.arr(V.FIRST_F + V.FIRST_M)[rng.integers(0, 60, n_sp)]
+    sp_last = V.arr(V.LAST)[rng.integers(0, len(V.LAST), n_sp)]
+    tables["salespeople"] = pa.table({
+        "salesperson_id": sp_id, "store_id": store_id[sp_store], "first_name": sp_first, "last_name": sp_last,
+        "email": _cat(np.char.lower(sp_first), ".", _s(np.arange(1, n_sp + 1)), "@c360-retail.example"),
+        "hired_date": pa.array(np.datetime64("2016-01-01") + rng.integers(0, 2500, n_sp).astype(
+            "timedelta64[D]"), pa.date32()),
+        "updated_at": pa.array(np.full(n_sp, t0), pa.timestamp("s")),
+    })
+    man.add("counts", "stores", n_stores)
+    man.add("counts", "salespeople", n_sp)
+
+    # ------------------------------------------------------------------ orders and lines
+    active_years = np.maximum(end_day - start_day, 1) / 365.0
+    n_orders = rng.poisson(base_rate * active_years)
+    o_person = np.repeat(pid, n_orders)
+    n_o = len(o_person)
+    cdf = _seasonal_cdf(np.datetime64(start, "D"), days)
+    u = rng.random(n_o)
+    u = np.where(lifecycle[o_person] == "lapsing", 1 - np.sqrt(1 - u), u)  # lapsing: fewer orders late on
+    lo, hi = cdf[start_day[o_person]], cdf[np.minimum(end_day[o_person], days)]
+    day = np.minimum(np.searchsorted(cdf, lo + u * (hi - lo), side="right") - 1, days - 1)
+    day = np.clip(day, start_day[o_person], np.maximum(end_day[o_person] - 1, start_day[o_person]))
+    secs = day * 86400 + rng.integers(8 * 3600, 22 * 3600, n_o)
+    order_sort = np.lexsort((o_person, secs))  # order ids follow time, like a real sequence
+    o_person, secs = o_person[order_sort], secs[order_sort]
+    o_ts = _ts(t0, secs)
+    order_id = _cat("O", np.char.zfill(_s(np.arange(1, n_o + 1)), 10))
+    o_channel = np.where(rng.random(n_o) < 0.6, pref_channel[o_person], _pick(rng, V.CHANNELS, n_o))
+    # store orders: a store in the customer's country, a salesperson of that store
+    c_idx = country_idx[o_person]
+    o_store = st_first[c_idx] + (rng.random(n_o) * st_count[c_idx]).astype(np.int64)
+    o_sp = sp_offsets[o_store] + (rng.random(n_o) * sp_per_store[o_store]).astype(np.int64)
+    in_store = o_channel == "store"
+    o_cid = np.where((dup_cid[o_person] > 0) & (rng.random(n_o) < 0.3), dup_cid[o_person], person_cid[o_person])
+    guest = (rng.random(n_o) < r.guest_order) & ~in_store
+    orphan = (rng.random(n_o) < r.orphan_order) & ~guest
+    man.add("defects", "orders_guest", guest.sum())
+    man.add("defects", "orders_orphan_customer", orphan.sum())
+    o_cid_out = np.where(orphan, m + 1_000_000 + np.arange(n_o), o_cid).astype(object)
+    o_cid_out[guest] = None
+    lines = np.minimum(rng.geometric(0.55, n_o), 5)
+    li = np.repeat(np.arange(n_o), lines)
+    n_l = len(li)
+    line_no = (np.arange(n_l) - np.repeat(np.cumsum(lines) - lines, lines) + 1).astype(np.int64)
+    lp = o_person[li]
+    pick = rng.random(n_l)
+    lcat = np.where(pick < 0.45, pref1[lp], np.where(pick < 0.7, pref2[lp], rng.integers(0, cat_n, n_l)))
+    span = np.maximum(cat_offsets[lcat + 1] - cat_offsets[lcat], 1)
+    prod = np.minimum(cat_offsets[lcat] + (rng.random(n_l) * span).astype(np.int64), n_products - 1)
+    qty = np.minimum(rng.geometric(0.7, n_l), 6).astype(np.int64)
+    unit = price[prod]
+    amount = np.round(qty * unit, 2)
+    bad = rng.random(n_l) < r.bad_price
+    amount = np.where(bad, np.where(rng.random(n_l) < 0.5, 0.0, -amount), amount)
+    man.add("defects", "purchases_zero_or_negative_amount", bad.sum())
+    unknown = rng.random(n_l) < r.unknown_product
+    l_product = np.where(unknown, "P99999", product_id[prod])
+    man.add("defects", "purchases_unknown_product", unknown.sum())
+    contact = np.where(guest[li] | (rng.random(n_l) < 0.5), email[lp], "")
+    tables["order_lines"] = pa.table({
+        "order_id": order_id[li], "line_no": line_no, "customer_id": pa.array(o_cid_out[li], pa.int64()),
+        "email": pa.array(np.where(contact == "", None, contact).astype(object), pa.string()),
+        "order_ts": pa.array(o_ts[li], pa.timestamp("s")),
+        "channel": o_channel[li],
+        "store_id": pa.array(np.where(in_store[li], store_id[o_store[li]], None).astype(object), pa.string()),
+        "salesperson_id": pa.array(np.where(in_store[li], sp_id[o_sp[li]], None).astype(object), pa.string()),
+        "product_id": l_product, "quantity": qty, "unit_price": unit, "amount": amount,
+        "currency": np.full(n_l, "EUR"),
+    })
+    man.add("counts", "orders", n_o)
+    man.add("counts", "order_lines", n_l)
+    truth.append(_truth("purchases.order", order_id, person_key[o_person]))
+
+    # payments (one per order) and returns
+    order_total = np.bincount(li, weights=np.maximum(amount, 0), minlength=n_o)
+    status = _pick(rng, ["captured", "failed", "refunded"], n_o, [0.95, 0.03, 0.02])
+    tables["payments"] = pa.table({
+        "payment_id": _cat("PAY", np.char.zfill(_s(np.arange(1, n_o + 1)), 10)), "order_id": order_id,
+        "method": _pick(rng, V.PAYMENT_METHODS, n_o, [0.55, 0.2, 0.1, 0.05, 0.1]), "status": status,
+        "amount": np.round(order_total, 2), "currency": np.full(n_o, "EUR"),
+        "paid_at": pa.array(_ts(t0, secs + rng.integers(5, 300, n_o)), pa.timestamp("s")),
+    })
+    man.add("counts", "payments", n_o)
+    ret = np.nonzero((rng.random(n_l) < 0.03) & (amount > 0))[0]
+    ret_ts = _ts(t0, secs[li[ret]] + rng.integers(3, 30, len(ret)) * 86400)
+    tables["returns"] = pa.table({
+        "return_id": _cat("R", np.char.zfill(_s(np.arange(1, len(ret) + 1)), 9)),
+        "order_id": order_id[li[ret]], "line_no": line_no[ret],
+        "customer_id": pa.array(o_cid_out[li[ret]], pa.int64()),
+        "returned_at": pa.array(ret_ts, pa.timestamp("s")),
+        "reason": _pick(rng, V.RETURN_REASONS, len(ret)), "amount": amount[ret],
+        "updated_at": pa.array(ret_ts, pa.timestamp("s")),
+    })
+    man.add("counts", "returns", len(ret))
+
+    # ------------------------------------------------------------------ support, feedback, surveys
+    unhappy = np.where(churned | (lifecycle == "lapsing"), 0.35, 0.12)
+    n_t = rng.poisson(unhappy * 2)
+    t_person = np.repeat(pid, n_t)
+    k = len(t_person)
+    t_open = _ts(t0, rng.integers(0, days * 86400, k))
+    ticket_id = _cat("T", np.char.zfill(_s(np.arange(1, k + 1)), 9))
+    t_status = _pick(rng, ["open", "pending", "closed"], k, [0.1, 0.1, 0.8])
+    tables["support_tickets"] = pa.table({
+        "ticket_id": ticket_id, "customer_id": person_cid[t_person],
+        "opened_at": pa.array(t_open, pa.timestamp("s")),
+        "channel": _pick(rng, ["email", "phone", "chat"], k, [0.5, 0.2, 0.3]),
+        "subject": _pick(rng, V.TICKET_SUBJECTS, k), "status": t_status,
+        "priority": _pick(rng, ["low", "normal", "high"], k, [0.3, 0.5, 0.2]),
+        "updated_at": pa.array(_ts(t0, (t_open - t0).astype(np.int64) + rng.integers(0, 5 * 86400, k)),
+                               pa.timestamp("s")),
+    })
+    truth.append(_truth("crm.support_tickets", ticket_id, person_key[t_person]))
+    n_mail = rng.integers(1, 4, k)
+    m_ticket = np.repeat(np.arange(k), n_mail)
+    km = len(m_ticket)
+    m_seq = np.arange(km) - np.repeat(np.cumsum(n_mail) - n_mail, n_mail)
+    tables["support_emails"] = pa.table({
+        "email_id": _cat("EM", np.char.zfill(_s(np.arange(1, km + 1)), 10)), "ticket_id": ticket_id[m_ticket],
+        "customer_id": person_cid[t_person[m_ticket]],
+        "direction": np.where(m_seq % 2 == 0, "inbound", "outbound"),
+        "sent_at": pa.array(_ts(t0, (t_open[m_ticket] - t0).astype(np.int64) + m_seq * 3600 * 6), pa.timestamp("s")),
+        "body": np.where(m_seq % 2 == 0, V.arr(V.NEGATIVE)[rng.integers(0, len(V.NEGATIVE), km)],
+                         "Thank you for contacting us, we are looking into it."),
+        "updated_at": pa.array(_ts(t0, (t_open[m_ticket] - t0).astype(np.int64) + m_seq * 3600 * 6),
+                               pa.timestamp("s")),
+    })
+    man.add("counts", "support_tickets", k)
+    man.add("counts", "support_emails", km)
+
+    mood = np.where(churned, -1.0, np.where(lifecycle == "loyal", 1.0, 0.3))
+    n_fb = rng.poisson(0.4, n)
+    f_person = np.repeat(pid, n_fb)
+    kf = len(f_person)
+    rating = np.clip(np.round(3.4 + mood[f_person] + rng.normal(0, 1.0, kf)), 1, 5).astype(np.int64)
+    text = np.where(rating >= 4, V.arr(V.POSITIVE)[rng.integers(0, len(V.POSITIVE), kf)],
+                    np.where(rating == 3, V.arr(V.NEUTRAL)[rng.integers(0, len(V.NEUTRAL), kf)],
+                             V.arr(V.NEGATIVE)[rng.integers(0, len(V.NEGATIVE), kf)]))
+    f_ts = _ts(t0, rng.integers(0, days * 86400, kf))
+    feedback_id = _cat("F", np.char.zfill(_s(np.arange(1, kf + 1)), 9))
+    tables["feedback"] = pa.table({
+        "feedback_id": feedback_id, "customer_id": person_cid[f_person], "rating": rating, "comment": text,
+        "submitted_at": _mixed_dates(rng, f_ts, r.mixed_date_format, man, "feedback"),
+        "_month": np.datetime_as_string(f_ts, unit="M"),
+    })
+    man.add("counts", "feedback", kf)
+    truth.append(_truth("files.feedback", feedback_id, person_key[f_person]))
+    n_sv = rng.poisson(0.3, n)
+    s_person = np.repeat(pid, n_sv)
+    ks = len(s_person)
+    nps = np.clip(np.round(7 + 2 * mood[s_person] + rng.normal(0, 1.8, ks)), 0, 10).astype(np.int64)
+    csat = np.clip(np.round(3.6 + mood[s_person] + rng.normal(0, 0.9, ks)), 1, 5).astype(np.int64)
+    s_ts = _ts(t0, rng.integers(0, days * 86400, ks))
+    survey_id = _cat("SV", np.char.zfill(_s(np.arange(1, ks + 1)), 9))
+    tables["surveys"] = pa.table({
+        "survey_id": survey_id, "customer_id": person_cid[s_person],
+        "survey_type": _pick(rng, V.SURVEY_TYPES, ks, [0.5, 0.2, 0.3]),
+        "channel": _pick(rng, V.SURVEY_CHANNELS, ks, [0.4, 0.3, 0.2, 0.1]),
+        "nps": nps, "csat": csat,
+        "responded_at": _mixed_dates(rng, s_ts, r.mixed_date_format, man, "surveys"),
+        "comment": np.where(nps >= 9, V.arr(V.POSITIVE)[rng.integers(0, len(V.POSITIVE), ks)],
+                            np.where(nps <= 6, V.arr(V.NEGATIVE)[rng.integers(0, len(V.NEGATIVE), ks)], "")),
+        "_month": np.datetime_as_string(s_ts, unit="M"),
+    })
+    man.add("counts", "surveys", ks)
+    truth.append(_truth("files.surveys", survey_id, person_key[s_person]))
+
+    # ------------------------------------------------------------------ partner profiles (XML)
+    has = np.nonzero(rng.random(n) < r.profile_coverage)[0]
+    again = has[rng.random(len(has)) < r.profile_duplicate]
+    p_person = np.concatenate([has, again])
+    kp = len(p_person)
+    pbase = {"first_name": first[p_person], "last_name": last[p_person], "email": email[p_person],
+             "phone": phone[p_person], "street": street[p_person], "city": city[p_person],
+             "postcode": postcode[p_person], "country": country[p_person]}
+    to_vary = np.nonzero(rng.random(kp) < r.profile_variation)[0]
+    pv = _vary(rng, pbase, to_vary, man, "profiles")
+    man.add("defects", "profiles_duplicate_person", len(again))
+    p_dob = _mixed_dates(rng, dob[p_person].astype("datetime64[s]"), r.mixed_date_format, man, "profiles",
+                         with_time=False).astype(object)
+    p_phone = pv["phone"].astype(object)
+    miss = rng.random(kp) < r.missing_value
+    p_phone[miss] = None
+    man.add("defects", "profiles_missing_phone", miss.sum())
+    profile_id = _cat("PP", np.char.zfill(_s(np.arange(1, kp + 1)), 8))
+    tables["profiles"] = pa.table({
+        "profile_id": profile_id, "first_name": pv["first_name"], "last_name": pv["last_name"],
+        "email": pv["email"], "phone": pa.array(p_phone, pa.string()),
+        "date_of_birth": pa.array(p_dob, pa.string()), "street": pv["street"], "city": pv["city"],
+        "postcode": pv["postcode"], "country": pv["country"],
+    })
+    man.add("counts", "partner_profiles", kp)
+    truth.append(_truth("files.partner_profiles", profile_id, person_key[p_person]))
+
+    # ------------------------------------------------------------------ web and social events
+    events, ev_truth = _events(rng, n, pid, person_cid, lifecycle, base_rate, product_id, prod_cat, pref1,
+                               t0, days, r, man)
+    truth.append(_truth("stream.events", ev_truth[0], person_key[ev_truth[1]]))
+    poison = poison_positions(rng, events.num_rows, r.poison_record)
+    man.add("defects", "events_poison", len(poison))
+    man.add("counts", "stream_records", events.num_rows + len(poison))
+    return World(tables, events, poison, pa.concat_tables(truth), man, r.malformed_files)
+
+
+def _truth(source: str, record_id: np.ndarray, person: np.ndarray) -> pa.Table:
+    return pa.table({"source": np.full(len(record_id), source), "record_id": record_id, "person_id": person})
+
+
+def _events(rng: np.random.Generator, n: int, pid: np.ndarray, person_cid: np.ndarray, lifecycle: np.ndarray,
+            rate: np.ndarray, product_id: np.ndarray, prod_cat: np.ndarray, pref1: np.ndarray,
+            t0: np.datetime64, days: int, r: MessRates, man: Manifest,
+            ) -> tuple[pa.Table, tuple[np.ndarray, np.ndarray]]:
+    """Sessions of clickstream events plus social interactions; returns records in delivery order."""
+    activity = np.where(lifecycle == "churned", 0.5, 1.0) * (0.5 + rate / (rate.mean() + 1e-9))
+    n_sess = rng.poisson(activity)
+    s_person = np.repeat(pid, n_sess)
+    ns = len(s_person)
+    cookie_n = s_person * 2 + (rng.random(ns) < 0.2)  # most people use one browser, some two
+    logged_in = rng.random(ns) < 0.6
+    s_start = rng.integers(0, days * 86400, ns)
+    ev_per = np.minimum(rng.geometric(0.22, ns), 15)
+    e_sess = np.repeat(np.arange(ns), ev_per)
+    ne = len(e_sess)
+    e_seq = np.arange(ne) - np.repeat(np.cumsum(ev_per) - ev_per, ev_per)
+    ep = s_person[e_sess]
+    kind = rng.random(ne)
+    etype = np.where(kind < 0.42, "page_view", np.where(kind < 0.68, "product_view", np.where(
+        kind < 0.78, "add_to_cart", np.where(kind < 0.82, "checkout", np.where(
+            kind < 0.91, "like", np.where(kind < 0.96, "share", "comment"))))))
+    etype = np.where((e_seq == 0) & logged_in[e_sess], "login", etype)
+    cat_first = np.searchsorted(prod_cat, pref1[ep])
+    cat_len = np.maximum(np.searchsorted(prod_cat, pref1[ep], side="right") - cat_first, 1)
+    prod = np.where(rng.random(ne) < 0.6, cat_first + (rng.random(ne) * cat_len).astype(np.int64),
+                    rng.integers(0, len(product_id), ne))
+    prod = np.minimum(prod, len(product_id) - 1)
+    ts = _ts(t0, s_start[e_sess] + e_seq * rng.integers(5, 120, ne))
+    event_id = _cat("E", np.char.zfill(_s(np.arange(1, ne + 1)), 11))
+    social = np.isin(etype, ["like", "share", "comment"])
+    texts = np.where(lifecycle[ep] == "churned", V.arr(V.NEGATIVE)[rng.integers(0, len(V.NEGATIVE), ne)],
+                     V.arr(V.POSITIVE + V.NEUTRAL)[rng.integers(0, len(V.POSITIVE) + len(V.NEUTRAL), ne)])
+    cid = np.where(logged_in[e_sess], person_cid[ep], -1)
+    t = pa.table({
+        "event_id": event_id, "event_type": etype,
+        "event_ts": pa.array(ts, pa.timestamp("s")),
+        "cookie_id": _cat("ck", np.char.zfill(_s(cookie_n[e_sess]), 9)),
+        "session_id": _cat("S", np.char.zfill(_s(np.arange(ns)[e_sess] + 1), 9)),
+        "customer_id": pa.array(np.where(cid > 0, cid, None).astype(object), pa.int64()),
+        "page": np.where(np.isin(etype, ["login", "checkout"]), _cat("/", etype), _cat("/p/", product_id[prod])),
+        "product_id": pa.array(np.where(np.isin(etype, ["login", "page_view"]), None, product_id[prod]).astype(object),
+                               pa.string()),
+        "social_network": pa.array(np.where(social, V.arr(V.SOCIAL_NETWORKS)[rng.integers(0, 4, ne)], None)
+                                   .astype(object), pa.string()),
+        "text": pa.array(np.where(etype == "comment", texts, None).astype(object), pa.string()),
+    })
+    man.add("counts", "events", ne)
+    man.add("counts", "sessions", ns)
+    # delivery order: by time, then a share delivered late (after newer events) and duplicates
+    order = np.argsort(ts, kind="stable")
+    late = rng.random(ne) < r.late_event
+    order = np.concatenate([order[~late[order]], order[late[order]]])
+    dup = np.nonzero(rng.random(ne) < r.duplicate_event)[0]
+    order = np.concatenate([order, dup])
+    man.add("defects", "events_late", late.sum())
+    man.add("defects", "events_duplicate", len(dup))
+    return t.take(order), (event_id, ep)
+
+
+def poison_positions(rng: np.random.Generator, n_records: int, rate: float) -> np.ndarray:
+    """Where poison records (not JSON) are slipped into the stream: sorted record positions."""
+    k = int(rng.binomial(n_records, rate)) if rate > 0 else 0
+    return np.sort(rng.integers(0, max(1, n_records), k))
