@@ -157,31 +157,11 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
 
     # ------------------------------------------------------------------ persons (the truth)
     pid = np.arange(n, dtype=np.int64)
-    person_key = _cat("PER", np.char.zfill(_s(pid + 1), 8))
-    gender = _pick(rng, ["F", "M", "X"], n, [0.49, 0.49, 0.02])
-    fem = V.arr(V.FIRST_F)[rng.integers(0, len(V.FIRST_F), n)]
-    mal = V.arr(V.FIRST_M)[rng.integers(0, len(V.FIRST_M), n)]
-    first = np.where(gender == "F", fem, np.where(gender == "M", mal, np.where(pid % 2 == 0, fem, mal)))
-    last = V.arr(V.LAST)[rng.integers(0, len(V.LAST), n)]
-    dob = np.datetime64("1950-01-01") + rng.integers(0, 365 * 56, n).astype("timedelta64[D]")
-    iso = np.array(list(V.COUNTRIES))
-    country_idx = rng.choice(len(iso), n, p=V.COUNTRY_WEIGHTS)
-    country = iso[country_idx]
-    city_idx = rng.integers(0, 6, n)
-    city = np.empty(n, dtype="U16")
-    postcode = np.empty(n, dtype="U8")
-    phone = np.empty(n, dtype="U16")
-    natnum = _s(rng.integers(100_000_000, 999_999_999, n))
-    pcnum = rng.integers(0, 10**6, n)
-    for c, (cities, cc, _, pc_len) in V.COUNTRIES.items():
-        m = country == c
-        city[m] = np.array(cities)[city_idx[m]]
-        postcode[m] = np.char.zfill(_s(pcnum[m] % 10**pc_len), pc_len)
-        phone[m] = _cat("+" + cc, natnum[m])
-    street = _cat(_s(rng.integers(1, 300, n)), " ", V.arr(V.STREETS)[rng.integers(0, len(V.STREETS), n)])
-    local = _cat(np.char.lower(np.char.replace(np.char.replace(first, " ", ""), "'", "")), ".",
-                 np.char.lower(np.char.replace(np.char.replace(last, " ", ""), "'", "")), _s(pid + 1))
-    email = _cat(local, "@", V.arr(V.DOMAINS)[rng.integers(0, len(V.DOMAINS), n)])
+    ppl = people(rng, pid + 1)
+    person_key, gender, first, last = ppl["person_key"], ppl["gender"], ppl["first_name"], ppl["last_name"]
+    dob = ppl["dob"]
+    iso, country_idx, country, city = ISO, ppl["country_idx"], ppl["country"], ppl["city"]
+    postcode, phone, street, email = ppl["postcode"], ppl["phone"], ppl["street"], ppl["email"]
     lifecycle = LIFECYCLES[rng.choice(4, n, p=[0.2, 0.3, 0.25, 0.25])]
     end_day = np.full(n, days, dtype=np.int64)
     signup = np.datetime64(start, "D") - rng.integers(1, 3 * 365, n).astype("timedelta64[D]")
@@ -212,7 +192,8 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     customer_id = np.arange(1, m + 1, dtype=np.int64)
     email_c = varied["email"].astype(object)
     bad_email = rng.random(m) < r.invalid_email
-    email_c[bad_email] = np.char.replace(varied["email"][bad_email].astype(str), "@", " at ")
+    if bad_email.any():  # np.char ops fail on empty arrays
+        email_c[bad_email] = np.char.replace(varied["email"][bad_email].astype(str), "@", " at ")
     man.add("defects", "crm_invalid_email", bad_email.sum())
     phone_c = varied["phone"].astype(object)
     dob_c = dob[rec_person].astype(object)
@@ -482,6 +463,41 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     man.add("defects", "events_poison", len(poison))
     man.add("counts", "stream_records", events.num_rows + len(poison))
     return World(tables, events, poison, pa.concat_tables(truth), man, r.malformed_files)
+
+
+ISO = np.array(list(V.COUNTRIES))
+
+
+def people(rng: np.random.Generator, ids: np.ndarray) -> dict[str, np.ndarray]:
+    """Identity attributes of new persons numbered ``ids`` (1-based): names, birth date, address,
+    E.164 phone, email. Used for the initial world and for each incremental day's newcomers."""
+    n = len(ids)
+    gender = _pick(rng, ["F", "M", "X"], n, [0.49, 0.49, 0.02])
+    fem = V.arr(V.FIRST_F)[rng.integers(0, len(V.FIRST_F), n)]
+    mal = V.arr(V.FIRST_M)[rng.integers(0, len(V.FIRST_M), n)]
+    first = np.where(gender == "F", fem, np.where(gender == "M", mal, np.where(ids % 2 == 0, fem, mal)))
+    last = V.arr(V.LAST)[rng.integers(0, len(V.LAST), n)]
+    dob = np.datetime64("1950-01-01") + rng.integers(0, 365 * 56, n).astype("timedelta64[D]")
+    country_idx = rng.choice(len(ISO), n, p=V.COUNTRY_WEIGHTS)
+    country = ISO[country_idx]
+    city_idx = rng.integers(0, 6, n)
+    city = np.empty(n, dtype="U16")
+    postcode = np.empty(n, dtype="U8")
+    phone = np.empty(n, dtype="U16")
+    natnum = _s(rng.integers(100_000_000, 999_999_999, n))
+    pcnum = rng.integers(0, 10**6, n)
+    for c, (cities, cc, _, pc_len) in V.COUNTRIES.items():
+        m = country == c
+        city[m] = np.array(cities)[city_idx[m]]
+        postcode[m] = np.char.zfill(_s(pcnum[m] % 10**pc_len), pc_len)
+        phone[m] = _cat("+" + cc, natnum[m])
+    street = _cat(_s(rng.integers(1, 300, n)), " ", V.arr(V.STREETS)[rng.integers(0, len(V.STREETS), n)])
+    local = _cat(np.char.lower(np.char.replace(np.char.replace(first, " ", ""), "'", "")), ".",
+                 np.char.lower(np.char.replace(np.char.replace(last, " ", ""), "'", "")), _s(ids))
+    email = _cat(local, "@", V.arr(V.DOMAINS)[rng.integers(0, len(V.DOMAINS), n)])
+    return {"person_key": _cat("PER", np.char.zfill(_s(ids), 8)), "gender": gender, "first_name": first,
+            "last_name": last, "dob": dob, "country_idx": country_idx, "country": country, "city": city,
+            "postcode": postcode, "phone": phone, "street": street, "email": email}
 
 
 def _truth(source: str, record_id: np.ndarray, person: np.ndarray) -> pa.Table:
