@@ -76,11 +76,24 @@ def generate(
     scale: Annotated[str | None, typer.Option(help="XS, S, M or L (default: generator.scale).")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default: generator.seed).")] = None,
     force: Annotated[bool, typer.Option(help="Replace a previously generated company.")] = False,
+    day: Annotated[str | None, typer.Option(help="Add one day (YYYY-MM-DD) to the generated company.")] = None,
 ) -> None:
     """Generate a synthetic company into the configured sources (CRM, files, stream)."""
-    from c360.sources.generator import generate_from_settings
+    from c360.sources.generator import day_from_settings, generate_from_settings
 
     s = settings()
+    if day:
+        with _spinner(f"generating day {day}") as step:
+            entry = day_from_settings(s, day, step=step)
+        t = Table(title=f"day {day}")
+        t.add_column("what")
+        t.add_column("count", justify="right")
+        for k, v in sorted(entry["counts"].items()):
+            t.add_row(k, f"{v:,}")
+        for k, v in sorted(entry["defects"].items()):
+            t.add_row(f"[yellow]defect[/] {k}", f"{v:,}")
+        console.print(t)
+        return
     with _spinner(f"generating scale {scale or s.generator.scale}") as step:
         man = generate_from_settings(s, scale, seed, force, step=step)
     _print_manifest(man)

@@ -95,13 +95,35 @@ class CrmDatabase:
         except sa.exc.SQLAlchemyError as e:
             raise self._fail(e, f"writing table {name}") from e
 
-    def upsert_rows(self, name: str, rows: list[dict[str, Any]], primary_key: str) -> None:
-        """Update-or-insert rows by primary key (the generator's daily CRM changes)."""
+    def read_table(self, name: str) -> pa.Table:
+        """A whole table as Arrow (the generator's incremental days read the current state)."""
+        try:
+            table = sa.Table(name, sa.MetaData(), autoload_with=self.engine)  # typed: SQLite bools come back bool
+            with self.engine.connect() as c:
+                result = c.execute(sa.select(table))
+                cols = list(result.keys())
+                rows = result.fetchall()
+        except sa.exc.SQLAlchemyError as e:
+            raise self._fail(e, "reading") from e
+        return pa.table({c: [r[i] for r in rows] for i, c in enumerate(cols)})
+
+    def insert_rows(self, name: str, data: pa.Table, chunk_rows: int = 20_000) -> None:
+        """Append rows to an existing table."""
         table = sa.Table(name, sa.MetaData(), autoload_with=self.engine)
         with self.engine.begin() as c:
-            for r in rows:
-                c.execute(table.delete().where(table.c[primary_key] == r[primary_key]))
-            c.execute(table.insert(), rows)
+            for batch in data.to_batches(chunk_rows):
+                c.execute(table.insert(), batch.to_pylist())
+
+    def update_rows(self, name: str, primary_key: str, rows: list[dict[str, Any]]) -> None:
+        """Update the given columns of rows identified by ``primary_key`` (all rows share columns)."""
+        if not rows:
+            return
+        table = sa.Table(name, sa.MetaData(), autoload_with=self.engine)
+        cols = [k for k in rows[0] if k != primary_key]
+        stmt = (table.update().where(table.c[primary_key] == sa.bindparam("_pk"))
+                .values({k: sa.bindparam(k) for k in cols}))
+        with self.engine.begin() as c:
+            c.execute(stmt, [{"_pk": r[primary_key], **{k: r[k] for k in cols}} for r in rows])
 
     def count(self, name: str) -> int:
         with self.engine.connect() as c:

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from c360.sources.crm import CrmDatabase
+from c360.sources.generator.day import generate_day
 from c360.sources.generator.world import Manifest, World, build_world
 from c360.sources.generator.writers import Step, stream_records, write_crm, write_files, write_stream
 from c360.sources.objectstore import ObjectStore
@@ -20,7 +21,8 @@ from c360.sources.stream import EventStream
 SCALES = {"XS": 2_000, "S": 10_000, "M": 1_000_000, "L": 5_000_000}
 MANIFEST_KEY = "_manifest.json"
 
-__all__ = ["MANIFEST_KEY", "SCALES", "Manifest", "World", "build_world", "generate", "generate_from_settings",
+__all__ = ["MANIFEST_KEY", "SCALES", "Manifest", "World", "build_world", "generate", "generate_day",
+           "generate_from_settings",
            "manifest_json", "stream_records", "write_crm", "write_files", "write_stream", "write_world"]
 
 
@@ -47,26 +49,35 @@ def generate(n_customers: int, seed: int, crm: CrmDatabase, store: ObjectStore, 
     return world.manifest
 
 
+def _endpoints(settings: Any) -> tuple[CrmDatabase, ObjectStore, EventStream]:
+    from c360.sources.objectstore import open_object_store
+    from c360.sources.stream import open_stream
+
+    pw = settings.crm.password.get_secret_value() if settings.crm.password else None
+    return CrmDatabase(settings.crm_url, pw), open_object_store(settings), open_stream(settings)
+
+
+def day_from_settings(settings: Any, day: str, step: Step = lambda s: None) -> dict[str, Any]:
+    """Add one day to the company in the configured sources."""
+    crm, store, stream = _endpoints(settings)
+    return generate_day(day, crm, store, stream, settings.generator.mess, step)
+
+
 def generate_from_settings(settings: Any, scale: str | None = None, seed: int | None = None,
                            force: bool = False, step: Step = lambda s: None) -> Manifest:
     """Generate into the endpoints the settings name (embedded defaults under home if unset)."""
     from c360.errors import C360Error
-    from c360.sources.objectstore import open_object_store
-    from c360.sources.stream import open_stream
 
     scale = scale or settings.generator.scale
     if scale not in SCALES:
         raise C360Error(f"unknown scale {scale!r}", fix=f"use one of {', '.join(SCALES)}")
     seed = settings.generator.seed if seed is None else seed
-    store = open_object_store(settings)
-    stream = open_stream(settings)
+    crm, store, stream = _endpoints(settings)
     if store.list(MANIFEST_KEY) and not force:
         raise C360Error("the sources already hold a generated company", where=store.url,
                         fix="use --force to replace it (the lake keeps what it ingested)")
     if force:  # a fresh stream: appending a second world would duplicate every event
         stream.delete()
-    pw = settings.crm.password.get_secret_value() if settings.crm.password else None
-    crm = CrmDatabase(settings.crm_url, pw)
     g = settings.generator
     return generate(SCALES[scale], seed, crm, store, stream, shards=settings.stream.shards, start=g.start_date,
                     days=g.days, rates=g.mess, scale=scale, step=step)

@@ -54,6 +54,23 @@ def _s(a: np.ndarray) -> np.ndarray:
     return a.astype(str)
 
 
+# numpy's zfill/replace/partition fail on empty arrays ("zero-size array to reduction"): wrap them.
+def _zfill(a: np.ndarray, width: int) -> np.ndarray:
+    return np.char.zfill(a, width) if len(a) else a.astype(f"U{width}")
+
+
+def _replace(a: np.ndarray, old: str, new: str, count: int | None = None) -> np.ndarray:
+    if not len(a):
+        return a
+    return np.char.replace(a, old, new) if count is None else np.char.replace(a, old, new, count=count)
+
+
+def _partition(a: np.ndarray, sep: str, reverse: bool = False) -> np.ndarray:
+    if not len(a):
+        return np.empty((0, 3), dtype=a.dtype)
+    return np.char.rpartition(a, sep) if reverse else np.char.partition(a, sep)
+
+
 def _cat(*parts: Any) -> np.ndarray:
     out = parts[0] if isinstance(parts[0], np.ndarray) else np.array(parts[0])
     for p in parts[1:]:
@@ -70,18 +87,18 @@ def _ts(t0: np.datetime64, seconds: np.ndarray) -> np.ndarray:
 
 
 def _iso(a: np.ndarray) -> np.ndarray:
-    return np.char.replace(np.datetime_as_string(a, unit="s"), "T", " ")
+    return _replace(np.datetime_as_string(a, unit="s"), "T", " ")
 
 
 def _mixed_dates(rng: np.random.Generator, ts: np.ndarray, rate: float, man: Manifest, what: str,
                  with_time: bool = True) -> np.ndarray:
     """ISO text, except a ``rate`` share written as DD/MM/YYYY[ HH:MM] or ISO-8601 with T and Z."""
     d = np.datetime_as_string(ts.astype("datetime64[D]"))  # YYYY-MM-DD
-    year, month = d.astype("U4"), np.char.partition(d, "-")[:, 2].astype("U2")
-    dmy = _cat(np.char.rpartition(d, "-")[:, 2], "/", month, "/", year)
+    year, month = d.astype("U4"), _partition(d, sep="-")[:, 2].astype("U2")
+    dmy = _cat(_partition(d, reverse=True, sep="-")[:, 2], "/", month, "/", year)
     if with_time:
         iso = _iso(ts)
-        dmy = _cat(dmy, " ", np.char.rpartition(iso, " ")[:, 2].astype("U5"))
+        dmy = _cat(dmy, " ", _partition(iso, reverse=True, sep=" ")[:, 2].astype("U5"))
         alt = _cat(np.datetime_as_string(ts, unit="s"), "Z")
     else:
         iso, alt = d, dmy
@@ -157,6 +174,7 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
 
     # ------------------------------------------------------------------ persons (the truth)
     pid = np.arange(n, dtype=np.int64)
+    man.add("counts", "persons", n)
     ppl = people(rng, pid + 1)
     person_key, gender, first, last = ppl["person_key"], ppl["gender"], ppl["first_name"], ppl["last_name"]
     dob = ppl["dob"]
@@ -193,7 +211,7 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     email_c = varied["email"].astype(object)
     bad_email = rng.random(m) < r.invalid_email
     if bad_email.any():  # np.char ops fail on empty arrays
-        email_c[bad_email] = np.char.replace(varied["email"][bad_email].astype(str), "@", " at ")
+        email_c[bad_email] = _replace(varied["email"][bad_email].astype(str), "@", " at ")
     man.add("defects", "crm_invalid_email", bad_email.sum())
     phone_c = varied["phone"].astype(object)
     dob_c = dob[rec_person].astype(object)
@@ -230,7 +248,7 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     n_products = int(min(5000, max(200, n // 200)))
     prod_cat = np.sort(rng.integers(0, cat_n, n_products))  # grouped by category
     cat_offsets = np.searchsorted(prod_cat, np.arange(cat_n + 1))
-    product_id = _cat("P", np.char.zfill(_s(np.arange(1, n_products + 1)), 5))
+    product_id = _cat("P", _zfill(_s(np.arange(1, n_products + 1)), 5))
     words = np.array([V.PRODUCT_WORDS[V.CATEGORIES[c]][i % 7] for i, c in enumerate(prod_cat.tolist())])
     pname = _cat(V.arr(V.ADJECTIVES)[rng.integers(0, len(V.ADJECTIVES), n_products)], " ", words)
     base_price = np.array([V.CATEGORY_PRICE[V.CATEGORIES[c]] for c in prod_cat.tolist()])
@@ -247,7 +265,7 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     st_country = np.repeat(iso, st_count)  # stores grouped by country, in `iso` order
     n_stores = len(st_country)
     st_city = np.array([V.COUNTRIES[c][0][i % 6] for i, c in enumerate(st_country.tolist())])
-    store_id = _cat("ST", np.char.zfill(_s(np.arange(1, n_stores + 1)), 4))
+    store_id = _cat("ST", _zfill(_s(np.arange(1, n_stores + 1)), 4))
     tables["stores"] = pa.table({
         "store_id": store_id, "name": _cat("c360 ", st_city, " ", _s(np.arange(1, n_stores + 1))),
         "city": st_city, "country": st_country,
@@ -259,7 +277,7 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     sp_store = np.repeat(np.arange(n_stores), sp_per_store)
     n_sp = len(sp_store)
     sp_offsets = np.concatenate([[0], np.cumsum(sp_per_store)])
-    sp_id = _cat("SP", np.char.zfill(_s(np.arange(1, n_sp + 1)), 5))
+    sp_id = _cat("SP", _zfill(_s(np.arange(1, n_sp + 1)), 5))
     sp_first = V.arr(V.FIRST_F + V.FIRST_M)[rng.integers(0, 60, n_sp)]
     sp_last = V.arr(V.LAST)[rng.integers(0, len(V.LAST), n_sp)]
     tables["salespeople"] = pa.table({
@@ -286,8 +304,7 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     secs = day * 86400 + rng.integers(8 * 3600, 22 * 3600, n_o)
     order_sort = np.lexsort((o_person, secs))  # order ids follow time, like a real sequence
     o_person, secs = o_person[order_sort], secs[order_sort]
-    o_ts = _ts(t0, secs)
-    order_id = _cat("O", np.char.zfill(_s(np.arange(1, n_o + 1)), 10))
+    order_id = _cat("O", _zfill(_s(np.arange(1, n_o + 1)), 10))
     o_channel = np.where(rng.random(n_o) < 0.6, pref_channel[o_person], _pick(rng, V.CHANNELS, n_o))
     # store orders: a store in the customer's country, a salesperson of that store
     c_idx = country_idx[o_person]
@@ -301,53 +318,20 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     man.add("defects", "orders_orphan_customer", orphan.sum())
     o_cid_out = np.where(orphan, m + 1_000_000 + np.arange(n_o), o_cid).astype(object)
     o_cid_out[guest] = None
-    lines = np.minimum(rng.geometric(0.55, n_o), 5)
-    li = np.repeat(np.arange(n_o), lines)
+    o_store_id = np.where(in_store, store_id[o_store], None).astype(object)
+    o_sp_id = np.where(in_store, sp_id[o_sp], None).astype(object)
+    cat_info = Catalog(cat_offsets, price, product_id)
+    ol, payments, li, line_no, amount = order_tables(
+        rng, r, man, order_id, secs, t0, pref1[o_person], pref2[o_person], o_cid_out, guest, email[o_person],
+        o_channel, o_store_id, o_sp_id, cat_info)
+    tables["order_lines"], tables["payments"] = ol, payments
     n_l = len(li)
-    line_no = (np.arange(n_l) - np.repeat(np.cumsum(lines) - lines, lines) + 1).astype(np.int64)
-    lp = o_person[li]
-    pick = rng.random(n_l)
-    lcat = np.where(pick < 0.45, pref1[lp], np.where(pick < 0.7, pref2[lp], rng.integers(0, cat_n, n_l)))
-    span = np.maximum(cat_offsets[lcat + 1] - cat_offsets[lcat], 1)
-    prod = np.minimum(cat_offsets[lcat] + (rng.random(n_l) * span).astype(np.int64), n_products - 1)
-    qty = np.minimum(rng.geometric(0.7, n_l), 6).astype(np.int64)
-    unit = price[prod]
-    amount = np.round(qty * unit, 2)
-    bad = rng.random(n_l) < r.bad_price
-    amount = np.where(bad, np.where(rng.random(n_l) < 0.5, 0.0, -amount), amount)
-    man.add("defects", "purchases_zero_or_negative_amount", bad.sum())
-    unknown = rng.random(n_l) < r.unknown_product
-    l_product = np.where(unknown, "P99999", product_id[prod])
-    man.add("defects", "purchases_unknown_product", unknown.sum())
-    contact = np.where(guest[li] | (rng.random(n_l) < 0.5), email[lp], "")
-    tables["order_lines"] = pa.table({
-        "order_id": order_id[li], "line_no": line_no, "customer_id": pa.array(o_cid_out[li], pa.int64()),
-        "email": pa.array(np.where(contact == "", None, contact).astype(object), pa.string()),
-        "order_ts": pa.array(o_ts[li], pa.timestamp("s")),
-        "channel": o_channel[li],
-        "store_id": pa.array(np.where(in_store[li], store_id[o_store[li]], None).astype(object), pa.string()),
-        "salesperson_id": pa.array(np.where(in_store[li], sp_id[o_sp[li]], None).astype(object), pa.string()),
-        "product_id": l_product, "quantity": qty, "unit_price": unit, "amount": amount,
-        "currency": np.full(n_l, "EUR"),
-    })
-    man.add("counts", "orders", n_o)
-    man.add("counts", "order_lines", n_l)
     truth.append(_truth("purchases.order", order_id, person_key[o_person]))
 
-    # payments (one per order) and returns
-    order_total = np.bincount(li, weights=np.maximum(amount, 0), minlength=n_o)
-    status = _pick(rng, ["captured", "failed", "refunded"], n_o, [0.95, 0.03, 0.02])
-    tables["payments"] = pa.table({
-        "payment_id": _cat("PAY", np.char.zfill(_s(np.arange(1, n_o + 1)), 10)), "order_id": order_id,
-        "method": _pick(rng, V.PAYMENT_METHODS, n_o, [0.55, 0.2, 0.1, 0.05, 0.1]), "status": status,
-        "amount": np.round(order_total, 2), "currency": np.full(n_o, "EUR"),
-        "paid_at": pa.array(_ts(t0, secs + rng.integers(5, 300, n_o)), pa.timestamp("s")),
-    })
-    man.add("counts", "payments", n_o)
     ret = np.nonzero((rng.random(n_l) < 0.03) & (amount > 0))[0]
     ret_ts = _ts(t0, secs[li[ret]] + rng.integers(3, 30, len(ret)) * 86400)
     tables["returns"] = pa.table({
-        "return_id": _cat("R", np.char.zfill(_s(np.arange(1, len(ret) + 1)), 9)),
+        "return_id": _cat("R", _zfill(_s(np.arange(1, len(ret) + 1)), 9)),
         "order_id": order_id[li[ret]], "line_no": line_no[ret],
         "customer_id": pa.array(o_cid_out[li[ret]], pa.int64()),
         "returned_at": pa.array(ret_ts, pa.timestamp("s")),
@@ -362,7 +346,7 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     t_person = np.repeat(pid, n_t)
     k = len(t_person)
     t_open = _ts(t0, rng.integers(0, days * 86400, k))
-    ticket_id = _cat("T", np.char.zfill(_s(np.arange(1, k + 1)), 9))
+    ticket_id = _cat("T", _zfill(_s(np.arange(1, k + 1)), 9))
     t_status = _pick(rng, ["open", "pending", "closed"], k, [0.1, 0.1, 0.8])
     tables["support_tickets"] = pa.table({
         "ticket_id": ticket_id, "customer_id": person_cid[t_person],
@@ -379,7 +363,7 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     km = len(m_ticket)
     m_seq = np.arange(km) - np.repeat(np.cumsum(n_mail) - n_mail, n_mail)
     tables["support_emails"] = pa.table({
-        "email_id": _cat("EM", np.char.zfill(_s(np.arange(1, km + 1)), 10)), "ticket_id": ticket_id[m_ticket],
+        "email_id": _cat("EM", _zfill(_s(np.arange(1, km + 1)), 10)), "ticket_id": ticket_id[m_ticket],
         "customer_id": person_cid[t_person[m_ticket]],
         "direction": np.where(m_seq % 2 == 0, "inbound", "outbound"),
         "sent_at": pa.array(_ts(t0, (t_open[m_ticket] - t0).astype(np.int64) + m_seq * 3600 * 6), pa.timestamp("s")),
@@ -400,7 +384,7 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
                     np.where(rating == 3, V.arr(V.NEUTRAL)[rng.integers(0, len(V.NEUTRAL), kf)],
                              V.arr(V.NEGATIVE)[rng.integers(0, len(V.NEGATIVE), kf)]))
     f_ts = _ts(t0, rng.integers(0, days * 86400, kf))
-    feedback_id = _cat("F", np.char.zfill(_s(np.arange(1, kf + 1)), 9))
+    feedback_id = _cat("F", _zfill(_s(np.arange(1, kf + 1)), 9))
     tables["feedback"] = pa.table({
         "feedback_id": feedback_id, "customer_id": person_cid[f_person], "rating": rating, "comment": text,
         "submitted_at": _mixed_dates(rng, f_ts, r.mixed_date_format, man, "feedback"),
@@ -414,7 +398,7 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     nps = np.clip(np.round(7 + 2 * mood[s_person] + rng.normal(0, 1.8, ks)), 0, 10).astype(np.int64)
     csat = np.clip(np.round(3.6 + mood[s_person] + rng.normal(0, 0.9, ks)), 1, 5).astype(np.int64)
     s_ts = _ts(t0, rng.integers(0, days * 86400, ks))
-    survey_id = _cat("SV", np.char.zfill(_s(np.arange(1, ks + 1)), 9))
+    survey_id = _cat("SV", _zfill(_s(np.arange(1, ks + 1)), 9))
     tables["surveys"] = pa.table({
         "survey_id": survey_id, "customer_id": person_cid[s_person],
         "survey_type": _pick(rng, V.SURVEY_TYPES, ks, [0.5, 0.2, 0.3]),
@@ -445,7 +429,7 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     miss = rng.random(kp) < r.missing_value
     p_phone[miss] = None
     man.add("defects", "profiles_missing_phone", miss.sum())
-    profile_id = _cat("PP", np.char.zfill(_s(np.arange(1, kp + 1)), 8))
+    profile_id = _cat("PP", _zfill(_s(np.arange(1, kp + 1)), 8))
     tables["profiles"] = pa.table({
         "profile_id": profile_id, "first_name": pv["first_name"], "last_name": pv["last_name"],
         "email": pv["email"], "phone": pa.array(p_phone, pa.string()),
@@ -456,8 +440,8 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     truth.append(_truth("files.partner_profiles", profile_id, person_key[p_person]))
 
     # ------------------------------------------------------------------ web and social events
-    events, ev_truth = _events(rng, n, pid, person_cid, lifecycle, base_rate, product_id, prod_cat, pref1,
-                               t0, days, r, man)
+    events, ev_truth = events_table(rng, pid, person_cid, pid, lifecycle, base_rate, product_id, prod_cat, pref1,
+                                    t0, days, r, man)
     truth.append(_truth("stream.events", ev_truth[0], person_key[ev_truth[1]]))
     poison = poison_positions(rng, events.num_rows, r.poison_record)
     man.add("defects", "events_poison", len(poison))
@@ -489,31 +473,95 @@ def people(rng: np.random.Generator, ids: np.ndarray) -> dict[str, np.ndarray]:
     for c, (cities, cc, _, pc_len) in V.COUNTRIES.items():
         m = country == c
         city[m] = np.array(cities)[city_idx[m]]
-        postcode[m] = np.char.zfill(_s(pcnum[m] % 10**pc_len), pc_len)
+        postcode[m] = _zfill(_s(pcnum[m] % 10**pc_len), pc_len)
         phone[m] = _cat("+" + cc, natnum[m])
     street = _cat(_s(rng.integers(1, 300, n)), " ", V.arr(V.STREETS)[rng.integers(0, len(V.STREETS), n)])
-    local = _cat(np.char.lower(np.char.replace(np.char.replace(first, " ", ""), "'", "")), ".",
-                 np.char.lower(np.char.replace(np.char.replace(last, " ", ""), "'", "")), _s(ids))
+    local = _cat(np.char.lower(_replace(_replace(first, " ", ""), "'", "")), ".",
+                 np.char.lower(_replace(_replace(last, " ", ""), "'", "")), _s(ids))
     email = _cat(local, "@", V.arr(V.DOMAINS)[rng.integers(0, len(V.DOMAINS), n)])
-    return {"person_key": _cat("PER", np.char.zfill(_s(ids), 8)), "gender": gender, "first_name": first,
+    return {"person_key": _cat("PER", _zfill(_s(ids), 8)), "gender": gender, "first_name": first,
             "last_name": last, "dob": dob, "country_idx": country_idx, "country": country, "city": city,
             "postcode": postcode, "phone": phone, "street": street, "email": email}
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Products grouped by category: ``offsets[c]:offsets[c+1]`` are category ``c``'s products."""
+
+    offsets: np.ndarray
+    price: np.ndarray
+    product_id: np.ndarray
+
+
+def order_tables(rng: np.random.Generator, r: MessRates, man: Manifest, order_id: np.ndarray, secs: np.ndarray,
+                 t0: np.datetime64, pref1: np.ndarray, pref2: np.ndarray, customer_id: np.ndarray,
+                 guest: np.ndarray, email: np.ndarray, channel: np.ndarray, store_id: np.ndarray,
+                 salesperson_id: np.ndarray, cat: Catalog,
+                 ) -> tuple[pa.Table, pa.Table, np.ndarray, np.ndarray, np.ndarray]:
+    """Order lines and payments for orders (one entry per order in every argument array).
+
+    Lines follow the buyer's preferred categories; bad prices and unknown products are injected
+    at the configured rates. Returns (lines, payments, line -> order index, line_no, amount).
+    """
+    n_o, cat_n, n_products = len(order_id), len(cat.offsets) - 1, len(cat.product_id)
+    lines = np.minimum(rng.geometric(0.55, n_o), 5)
+    li = np.repeat(np.arange(n_o), lines)
+    n_l = len(li)
+    line_no = (np.arange(n_l) - np.repeat(np.cumsum(lines) - lines, lines) + 1).astype(np.int64)
+    pick = rng.random(n_l)
+    lcat = np.where(pick < 0.45, pref1[li], np.where(pick < 0.7, pref2[li], rng.integers(0, cat_n, n_l)))
+    span = np.maximum(cat.offsets[lcat + 1] - cat.offsets[lcat], 1)
+    prod = np.minimum(cat.offsets[lcat] + (rng.random(n_l) * span).astype(np.int64), n_products - 1)
+    qty = np.minimum(rng.geometric(0.7, n_l), 6).astype(np.int64)
+    unit = cat.price[prod]
+    amount = np.round(qty * unit, 2)
+    bad = rng.random(n_l) < r.bad_price
+    amount = np.where(bad, np.where(rng.random(n_l) < 0.5, 0.0, -amount), amount)
+    man.add("defects", "purchases_zero_or_negative_amount", bad.sum())
+    unknown = rng.random(n_l) < r.unknown_product
+    man.add("defects", "purchases_unknown_product", unknown.sum())
+    contact = np.where(guest[li] | (rng.random(n_l) < 0.5), email[li], "")
+    o_ts = _ts(t0, secs)
+    lines_t = pa.table({
+        "order_id": order_id[li], "line_no": line_no, "customer_id": pa.array(customer_id[li], pa.int64()),
+        "email": pa.array(np.where(contact == "", None, contact).astype(object), pa.string()),
+        "order_ts": pa.array(o_ts[li], pa.timestamp("s")), "channel": channel[li],
+        "store_id": pa.array(store_id[li], pa.string()), "salesperson_id": pa.array(salesperson_id[li], pa.string()),
+        "product_id": np.where(unknown, "P99999", cat.product_id[prod]), "quantity": qty, "unit_price": unit,
+        "amount": amount, "currency": np.full(n_l, "EUR"),
+    })
+    man.add("counts", "orders", n_o)
+    man.add("counts", "order_lines", n_l)
+    total = np.bincount(li, weights=np.maximum(amount, 0), minlength=n_o)
+    payments = pa.table({
+        "payment_id": _cat("PAY", _replace(order_id, "O", "", count=1)), "order_id": order_id,
+        "method": _pick(rng, V.PAYMENT_METHODS, n_o, [0.55, 0.2, 0.1, 0.05, 0.1]),
+        "status": _pick(rng, ["captured", "failed", "refunded"], n_o, [0.95, 0.03, 0.02]),
+        "amount": np.round(total, 2), "currency": np.full(n_o, "EUR"),
+        "paid_at": pa.array(_ts(t0, secs + rng.integers(5, 300, n_o)), pa.timestamp("s")),
+    })
+    man.add("counts", "payments", n_o)
+    return lines_t, payments, li, line_no, amount
 
 
 def _truth(source: str, record_id: np.ndarray, person: np.ndarray) -> pa.Table:
     return pa.table({"source": np.full(len(record_id), source), "record_id": record_id, "person_id": person})
 
 
-def _events(rng: np.random.Generator, n: int, pid: np.ndarray, person_cid: np.ndarray, lifecycle: np.ndarray,
-            rate: np.ndarray, product_id: np.ndarray, prod_cat: np.ndarray, pref1: np.ndarray,
-            t0: np.datetime64, days: int, r: MessRates, man: Manifest,
-            ) -> tuple[pa.Table, tuple[np.ndarray, np.ndarray]]:
-    """Sessions of clickstream events plus social interactions; returns records in delivery order."""
-    activity = np.where(lifecycle == "churned", 0.5, 1.0) * (0.5 + rate / (rate.mean() + 1e-9))
+def events_table(rng: np.random.Generator, pid: np.ndarray, person_cid: np.ndarray, cookie_base: np.ndarray,
+                 lifecycle: np.ndarray, rate: np.ndarray, product_id: np.ndarray, prod_cat: np.ndarray,
+                 pref1: np.ndarray, t0: np.datetime64, days: int, r: MessRates, man: Manifest,
+                 id_prefix: str = "", activity_scale: float = 1.0,
+                 ) -> tuple[pa.Table, tuple[np.ndarray, np.ndarray]]:
+    """Sessions of clickstream and social events for persons ``pid`` (indices into the per-person
+    arrays) between ``t0`` and ``t0 + days``; returns the records in delivery order and
+    (event ids, person index per event) for the truth table. A person's cookies derive from
+    ``cookie_base`` so the same person keeps the same browser across days."""
+    activity = activity_scale * np.where(lifecycle == "churned", 0.5, 1.0) * (0.5 + rate / (rate.mean() + 1e-9))
     n_sess = rng.poisson(activity)
     s_person = np.repeat(pid, n_sess)
     ns = len(s_person)
-    cookie_n = s_person * 2 + (rng.random(ns) < 0.2)  # most people use one browser, some two
+    cookie_n = cookie_base[s_person] * 2 + (rng.random(ns) < 0.2)  # most people use one browser, some two
     logged_in = rng.random(ns) < 0.6
     s_start = rng.integers(0, days * 86400, ns)
     ev_per = np.minimum(rng.geometric(0.22, ns), 15)
@@ -532,7 +580,7 @@ def _events(rng: np.random.Generator, n: int, pid: np.ndarray, person_cid: np.nd
                     rng.integers(0, len(product_id), ne))
     prod = np.minimum(prod, len(product_id) - 1)
     ts = _ts(t0, s_start[e_sess] + e_seq * rng.integers(5, 120, ne))
-    event_id = _cat("E", np.char.zfill(_s(np.arange(1, ne + 1)), 11))
+    event_id = _cat("E" + id_prefix, _zfill(_s(np.arange(1, ne + 1)), 11))
     social = np.isin(etype, ["like", "share", "comment"])
     texts = np.where(lifecycle[ep] == "churned", V.arr(V.NEGATIVE)[rng.integers(0, len(V.NEGATIVE), ne)],
                      V.arr(V.POSITIVE + V.NEUTRAL)[rng.integers(0, len(V.POSITIVE) + len(V.NEUTRAL), ne)])
@@ -540,8 +588,8 @@ def _events(rng: np.random.Generator, n: int, pid: np.ndarray, person_cid: np.nd
     t = pa.table({
         "event_id": event_id, "event_type": etype,
         "event_ts": pa.array(ts, pa.timestamp("s")),
-        "cookie_id": _cat("ck", np.char.zfill(_s(cookie_n[e_sess]), 9)),
-        "session_id": _cat("S", np.char.zfill(_s(np.arange(ns)[e_sess] + 1), 9)),
+        "cookie_id": _cat("ck", _zfill(_s(cookie_n[e_sess]), 9)),
+        "session_id": _cat("S" + id_prefix, _zfill(_s(np.arange(ns)[e_sess] + 1), 9)),
         "customer_id": pa.array(np.where(cid > 0, cid, None).astype(object), pa.int64()),
         "page": np.where(np.isin(etype, ["login", "checkout"]), _cat("/", etype), _cat("/p/", product_id[prod])),
         "product_id": pa.array(np.where(np.isin(etype, ["login", "page_view"]), None, product_id[prod]).astype(object),

@@ -152,16 +152,16 @@ def _put(store: ObjectStore, key: str, body: bytes, man: object) -> None:
     man.files.append(key)  # type: ignore[attr-defined]
 
 
-def stream_records(world: World) -> list[tuple[str, bytes]]:
-    """(partition key, payload) in delivery order, poison records slipped in where decided."""
+def stream_records(events: pa.Table, poison_at: np.ndarray) -> list[tuple[str, bytes]]:
+    """(partition key, payload) in delivery order, poison records slipped in at ``poison_at``."""
     js = _Json()
     try:
-        payloads = js.records(world.events)
+        payloads = js.records(events)
     finally:
         js.close()
-    keys = world.events.column("cookie_id").to_pylist()
+    keys = events.column("cookie_id").to_pylist()
     out = list(zip(keys, payloads, strict=True))
-    for j, pos in enumerate(world.poison_at.tolist()[::-1]):  # from the back: positions stay valid
+    for j, pos in enumerate(poison_at.tolist()[::-1]):  # from the back: positions stay valid
         out.insert(int(pos), (f"poison-{j}", b"<<not json " + str(j).encode() + b">>"))
     return out
 
@@ -170,7 +170,7 @@ def write_stream(world: World, stream: EventStream, shards: int, step: Step = la
                  chunk: int = 50_000) -> None:
     """Clickstream and social events as JSON records keyed by cookie id."""
     stream.create(shards)
-    records = stream_records(world)
+    records = stream_records(world.events, world.poison_at)
     for i in range(0, len(records), chunk):
         step(f"events {i + 1:,}-{min(i + chunk, len(records)):,} of {len(records):,}")
         stream.put(records[i:i + chunk])
