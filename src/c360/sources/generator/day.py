@@ -32,6 +32,7 @@ from c360.sources.generator.world import (
     _truth,
     _ts,
     _zfill,
+    arrow_ids,
     events_table,
     order_tables,
     people,
@@ -39,6 +40,7 @@ from c360.sources.generator.world import (
 from c360.sources.generator.writers import _csv, _Json, _put, stream_records
 from c360.sources.objectstore import ObjectStore
 from c360.sources.stream import EventStream
+from c360.sources.textbuf import joined_bytes
 
 MANIFEST_KEY = "_manifest.json"
 TIER_RATE = {"bronze": 5.0, "silver": 10.0, "gold": 20.0, "platinum": 35.0}  # orders per year
@@ -160,13 +162,12 @@ def generate_day(day: str, crm: CrmDatabase, store: ObjectStore, stream: EventSt
                        _pick(rng, ["web", "app"], n_o))  # store orders need a till: online only here
     guest = rng.random(n_o) < r.guest_order
     man.add("defects", "orders_guest", guest.sum())
-    cid_out = b_id[o_b].astype(object)
-    cid_out[guest] = None
-    order_id = _cat(f"O{tag}", _zfill(_s(np.arange(1, n_o + 1)), 6))
-    none = np.full(n_o, None, dtype=object)
+    order_id = arrow_ids(f"O{tag}", np.arange(1, n_o + 1), 6)
+    no_store = np.full(n_o, "")
     lines, payments, _, _, _ = order_tables(
-        rng, r, man, order_id, secs, t0, b_p1[o_b], b_p2[o_b], cid_out, guest,
-        buyers["email"].to_numpy(zero_copy_only=False).astype(str)[o_b], channel, none, none, cat)
+        rng, r, man, order_id, secs, t0, b_p1[o_b], b_p2[o_b], b_id[o_b], guest,
+        buyers["email"].to_numpy(zero_copy_only=False).astype(str)[o_b], channel, no_store, no_store,
+        np.ones(n_o, dtype=bool), cat)
     truth.append(_truth("purchases.order", order_id,
                         _person_keys([crm_person.get(int(c), -1) for c in b_id[o_b]])))
 
@@ -220,9 +221,9 @@ def generate_day(day: str, crm: CrmDatabase, store: ObjectStore, stream: EventSt
     js = _Json()
     try:
         if lines.num_rows:
-            _put(store, f"purchases/year={y}/month={m}/purchases-{day}.jsonl", js.lines(lines), man)
+            _put(store, f"purchases/year={y}/month={m}/purchases-{day}.jsonl", joined_bytes(js.lines(lines)), man)
             _put(store, f"transactions/year={y}/month={m}/day={day[8:]}/payments-{day}.jsonl",
-                 js.lines(payments), man)
+                 joined_bytes(js.lines(payments)), man)
     finally:
         js.close()
     if n_fb:
@@ -231,7 +232,7 @@ def generate_day(day: str, crm: CrmDatabase, store: ObjectStore, stream: EventSt
         _put(store, f"surveys/surveys-{day}.csv", _csv(surveys), man)
     poison = np.sort(rng.integers(0, max(1, events.num_rows), int(rng.binomial(events.num_rows, r.poison_record))))
     man.add("defects", "events_poison", len(poison))
-    stream.put(stream_records(events, poison))
+    stream.put_lines(*stream_records(events, poison))
     buf = io.BytesIO()
     pq.write_table(pa.concat_tables(truth), buf)
     store.put(f"_truth/truth-{day}.parquet", buf.getvalue())

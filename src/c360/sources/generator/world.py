@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from c360.config import MessRates
 from c360.sources.generator import vocab as V
@@ -69,6 +70,11 @@ def _partition(a: np.ndarray, sep: str, reverse: bool = False) -> np.ndarray:
     if not len(a):
         return np.empty((0, 3), dtype=a.dtype)
     return np.char.rpartition(a, sep) if reverse else np.char.partition(a, sep)
+
+
+def _nullable(values: np.ndarray, null: np.ndarray, typ: pa.DataType) -> pa.Array:
+    """An Arrow array with nulls where ``null`` is true (no Python objects: fast at millions)."""
+    return pa.array(values, type=typ, mask=null)
 
 
 def _cat(*parts: Any) -> np.ndarray:
@@ -208,18 +214,14 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     varied = _vary(rng, base, np.arange(n, m), man, "crm")
     man.add("defects", "crm_duplicate_person", len(dup))
     customer_id = np.arange(1, m + 1, dtype=np.int64)
-    email_c = varied["email"].astype(object)
+    email_c = varied["email"].copy()
     bad_email = rng.random(m) < r.invalid_email
-    if bad_email.any():  # np.char ops fail on empty arrays
-        email_c[bad_email] = _replace(varied["email"][bad_email].astype(str), "@", " at ")
+    email_c[bad_email] = _replace(email_c[bad_email], "@", " at ")
     man.add("defects", "crm_invalid_email", bad_email.sum())
-    phone_c = varied["phone"].astype(object)
-    dob_c = dob[rec_person].astype(object)
-    pc_c = varied["postcode"].astype(object)
-    for col, name in ((phone_c, "phone"), (dob_c, "date_of_birth"), (pc_c, "postcode")):
-        miss = rng.random(m) < r.missing_value
-        col[miss] = None
-        man.add("defects", f"crm_missing_{name}", miss.sum())
+    missing = {}
+    for name in ("phone", "date_of_birth", "postcode"):
+        missing[name] = rng.random(m) < r.missing_value
+        man.add("defects", f"crm_missing_{name}", missing[name].sum())
     updated = _ts(t0, rng.integers(0, days * 86400, m))
     deleted = (rng.random(m) < 0.005) | (churned[rec_person] & (rng.random(m) < 0.02))
     man.add("defects", "crm_soft_deleted", deleted.sum())
@@ -227,10 +229,12 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     tables["customers"] = pa.table({
         "customer_id": customer_id,
         "first_name": varied["first_name"], "last_name": varied["last_name"],
-        "email": pa.array(email_c, pa.string()), "phone": pa.array(phone_c, pa.string()),
-        "date_of_birth": pa.array(dob_c, pa.date32()),
+        "email": pa.array(email_c, pa.string()),
+        "phone": _nullable(varied["phone"], missing["phone"], pa.string()),
+        "date_of_birth": _nullable(dob[rec_person].astype("datetime64[D]"), missing["date_of_birth"], pa.date32()),
         "gender": gender[rec_person], "street": varied["street"], "city": varied["city"],
-        "postcode": pa.array(pc_c, pa.string()), "country": varied["country"],
+        "postcode": _nullable(varied["postcode"], missing["postcode"], pa.string()),
+        "country": varied["country"],
         "signup_date": pa.array(signup[rec_person].astype("datetime64[D]"), pa.date32()),
         "loyalty_tier": tier[rec_person], "marketing_consent": rng.random(m) < 0.6,
         "preferred_channel": pref_channel[rec_person],
@@ -304,7 +308,7 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     secs = day * 86400 + rng.integers(8 * 3600, 22 * 3600, n_o)
     order_sort = np.lexsort((o_person, secs))  # order ids follow time, like a real sequence
     o_person, secs = o_person[order_sort], secs[order_sort]
-    order_id = _cat("O", _zfill(_s(np.arange(1, n_o + 1)), 10))
+    order_id = arrow_ids("O", np.arange(1, n_o + 1), 10)
     o_channel = np.where(rng.random(n_o) < 0.6, pref_channel[o_person], _pick(rng, V.CHANNELS, n_o))
     # store orders: a store in the customer's country, a salesperson of that store
     c_idx = country_idx[o_person]
@@ -316,24 +320,22 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     orphan = (rng.random(n_o) < r.orphan_order) & ~guest
     man.add("defects", "orders_guest", guest.sum())
     man.add("defects", "orders_orphan_customer", orphan.sum())
-    o_cid_out = np.where(orphan, m + 1_000_000 + np.arange(n_o), o_cid).astype(object)
-    o_cid_out[guest] = None
-    o_store_id = np.where(in_store, store_id[o_store], None).astype(object)
-    o_sp_id = np.where(in_store, sp_id[o_sp], None).astype(object)
+    o_cid_out = np.where(orphan, m + 1_000_000 + np.arange(n_o), o_cid)
     cat_info = Catalog(cat_offsets, price, product_id)
     ol, payments, li, line_no, amount = order_tables(
         rng, r, man, order_id, secs, t0, pref1[o_person], pref2[o_person], o_cid_out, guest, email[o_person],
-        o_channel, o_store_id, o_sp_id, cat_info)
+        o_channel, store_id[o_store], sp_id[o_sp], ~in_store, cat_info)
     tables["order_lines"], tables["payments"] = ol, payments
     n_l = len(li)
-    truth.append(_truth("purchases.order", order_id, person_key[o_person]))
+    keys = pa.array(person_key)
+    truth.append(_truth("purchases.order", order_id, keys.take(pa.array(o_person))))
 
     ret = np.nonzero((rng.random(n_l) < 0.03) & (amount > 0))[0]
     ret_ts = _ts(t0, secs[li[ret]] + rng.integers(3, 30, len(ret)) * 86400)
     tables["returns"] = pa.table({
         "return_id": _cat("R", _zfill(_s(np.arange(1, len(ret) + 1)), 9)),
-        "order_id": order_id[li[ret]], "line_no": line_no[ret],
-        "customer_id": pa.array(o_cid_out[li[ret]], pa.int64()),
+        "order_id": order_id.take(pa.array(li[ret])), "line_no": line_no[ret],
+        "customer_id": _nullable(o_cid_out[li[ret]], guest[li[ret]], pa.int64()),
         "returned_at": pa.array(ret_ts, pa.timestamp("s")),
         "reason": _pick(rng, V.RETURN_REASONS, len(ret)), "amount": amount[ret],
         "updated_at": pa.array(ret_ts, pa.timestamp("s")),
@@ -424,15 +426,13 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     pv = _vary(rng, pbase, to_vary, man, "profiles")
     man.add("defects", "profiles_duplicate_person", len(again))
     p_dob = _mixed_dates(rng, dob[p_person].astype("datetime64[s]"), r.mixed_date_format, man, "profiles",
-                         with_time=False).astype(object)
-    p_phone = pv["phone"].astype(object)
+                         with_time=False)
     miss = rng.random(kp) < r.missing_value
-    p_phone[miss] = None
     man.add("defects", "profiles_missing_phone", miss.sum())
     profile_id = _cat("PP", _zfill(_s(np.arange(1, kp + 1)), 8))
     tables["profiles"] = pa.table({
         "profile_id": profile_id, "first_name": pv["first_name"], "last_name": pv["last_name"],
-        "email": pv["email"], "phone": pa.array(p_phone, pa.string()),
+        "email": pv["email"], "phone": _nullable(pv["phone"], miss, pa.string()),
         "date_of_birth": pa.array(p_dob, pa.string()), "street": pv["street"], "city": pv["city"],
         "postcode": pv["postcode"], "country": pv["country"],
     })
@@ -442,7 +442,7 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     # ------------------------------------------------------------------ web and social events
     events, ev_truth = events_table(rng, pid, person_cid, pid, lifecycle, base_rate, product_id, prod_cat, pref1,
                                     t0, days, r, man)
-    truth.append(_truth("stream.events", ev_truth[0], person_key[ev_truth[1]]))
+    truth.append(_truth("stream.events", ev_truth[0], keys.take(pa.array(ev_truth[1]))))
     poison = poison_positions(rng, events.num_rows, r.poison_record)
     man.add("defects", "events_poison", len(poison))
     man.add("counts", "stream_records", events.num_rows + len(poison))
@@ -493,15 +493,17 @@ class Catalog:
     product_id: np.ndarray
 
 
-def order_tables(rng: np.random.Generator, r: MessRates, man: Manifest, order_id: np.ndarray, secs: np.ndarray,
+def order_tables(rng: np.random.Generator, r: MessRates, man: Manifest, order_id: pa.Array, secs: np.ndarray,
                  t0: np.datetime64, pref1: np.ndarray, pref2: np.ndarray, customer_id: np.ndarray,
                  guest: np.ndarray, email: np.ndarray, channel: np.ndarray, store_id: np.ndarray,
-                 salesperson_id: np.ndarray, cat: Catalog,
+                 salesperson_id: np.ndarray, online: np.ndarray, cat: Catalog,
                  ) -> tuple[pa.Table, pa.Table, np.ndarray, np.ndarray, np.ndarray]:
     """Order lines and payments for orders (one entry per order in every argument array).
+    Guest orders get no customer id; online orders no store or salesperson.
 
     Lines follow the buyer's preferred categories; bad prices and unknown products are injected
     at the configured rates. Returns (lines, payments, line -> order index, line_no, amount).
+    String columns are built once per order/product in Arrow and taken per line (fast at 20M).
     """
     n_o, cat_n, n_products = len(order_id), len(cat.offsets) - 1, len(cat.product_id)
     lines = np.minimum(rng.geometric(0.55, n_o), 5)
@@ -520,39 +522,65 @@ def order_tables(rng: np.random.Generator, r: MessRates, man: Manifest, order_id
     man.add("defects", "purchases_zero_or_negative_amount", bad.sum())
     unknown = rng.random(n_l) < r.unknown_product
     man.add("defects", "purchases_unknown_product", unknown.sum())
-    contact = np.where(guest[li] | (rng.random(n_l) < 0.5), email[li], "")
+    has_contact = guest[li] | (rng.random(n_l) < 0.5)
     o_ts = _ts(t0, secs)
+    take = pa.array(li)
+    product = pa.array(np.append(cat.product_id, "P99999")).take(pa.array(np.where(unknown, n_products, prod)))
     lines_t = pa.table({
-        "order_id": order_id[li], "line_no": line_no, "customer_id": pa.array(customer_id[li], pa.int64()),
-        "email": pa.array(np.where(contact == "", None, contact).astype(object), pa.string()),
-        "order_ts": pa.array(o_ts[li], pa.timestamp("s")), "channel": channel[li],
-        "store_id": pa.array(store_id[li], pa.string()), "salesperson_id": pa.array(salesperson_id[li], pa.string()),
-        "product_id": np.where(unknown, "P99999", cat.product_id[prod]), "quantity": qty, "unit_price": unit,
-        "amount": amount, "currency": np.full(n_l, "EUR"),
+        "order_id": order_id.take(take), "line_no": line_no,
+        "customer_id": _nullable(customer_id[li].astype(np.int64), guest[li], pa.int64()),
+        "email": _masked(pa.array(email).take(take), ~has_contact),
+        "order_ts": pa.array(o_ts[li], pa.timestamp("s")), "channel": pa.array(channel).take(take),
+        "store_id": _masked(pa.array(store_id).take(take), online[li]),
+        "salesperson_id": _masked(pa.array(salesperson_id).take(take), online[li]),
+        "product_id": product, "quantity": qty, "unit_price": unit, "amount": amount,
+        "currency": _constant("EUR", n_l),
     })
     man.add("counts", "orders", n_o)
     man.add("counts", "order_lines", n_l)
     total = np.bincount(li, weights=np.maximum(amount, 0), minlength=n_o)
     payments = pa.table({
-        "payment_id": _cat("PAY", _replace(order_id, "O", "", count=1)), "order_id": order_id,
+        "payment_id": pc.binary_join_element_wise("PAY", pc.utf8_slice_codeunits(order_id, 1), ""),
+        "order_id": order_id,
         "method": _pick(rng, V.PAYMENT_METHODS, n_o, [0.55, 0.2, 0.1, 0.05, 0.1]),
         "status": _pick(rng, ["captured", "failed", "refunded"], n_o, [0.95, 0.03, 0.02]),
-        "amount": np.round(total, 2), "currency": np.full(n_o, "EUR"),
+        "amount": np.round(total, 2), "currency": _constant("EUR", n_o),
         "paid_at": pa.array(_ts(t0, secs + rng.integers(5, 300, n_o)), pa.timestamp("s")),
     })
     man.add("counts", "payments", n_o)
     return lines_t, payments, li, line_no, amount
 
 
-def _truth(source: str, record_id: np.ndarray, person: np.ndarray) -> pa.Table:
-    return pa.table({"source": np.full(len(record_id), source), "record_id": record_id, "person_id": person})
+def arrow_ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
+    """``prefix`` + zero-padded ``numbers`` as an Arrow string array (vectorised in Arrow)."""
+    digits = pc.utf8_lpad(pc.cast(pa.array(numbers, pa.int64()), pa.string()), width, "0")
+    return pc.binary_join_element_wise(prefix, digits, "")
+
+
+def _masked(values: pa.Array, null: np.ndarray) -> pa.Array:
+    return pc.if_else(pa.array(null), pa.scalar(None, values.type), values)
+
+
+def _constant(value: str, n: int) -> pa.Array:
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int8)), pa.array([value]))
+
+
+def _truth(source: str, record_id: np.ndarray | pa.Array, person: np.ndarray | pa.Array) -> pa.Table:
+    """Truth rows: the real person behind each record of one source."""
+    source_col = pc.cast(_constant(source, len(record_id)), pa.string())
+    return pa.table({"source": source_col, "record_id": pa.array(record_id, pa.string()),
+                     "person_id": pa.array(person, pa.string())})
+
+
+EVENT_TYPES = ["page_view", "product_view", "add_to_cart", "checkout", "like", "share", "comment", "login"]
+EVENT_CUM = np.array([0.42, 0.68, 0.78, 0.82, 0.91, 0.96])  # cumulative shares of the first seven
 
 
 def events_table(rng: np.random.Generator, pid: np.ndarray, person_cid: np.ndarray, cookie_base: np.ndarray,
                  lifecycle: np.ndarray, rate: np.ndarray, product_id: np.ndarray, prod_cat: np.ndarray,
                  pref1: np.ndarray, t0: np.datetime64, days: int, r: MessRates, man: Manifest,
                  id_prefix: str = "", activity_scale: float = 1.0,
-                 ) -> tuple[pa.Table, tuple[np.ndarray, np.ndarray]]:
+                 ) -> tuple[pa.Table, tuple[pa.Array, np.ndarray]]:
     """Sessions of clickstream and social events for persons ``pid`` (indices into the per-person
     arrays) between ``t0`` and ``t0 + days``; returns the records in delivery order and
     (event ids, person index per event) for the truth table. A person's cookies derive from
@@ -569,34 +597,35 @@ def events_table(rng: np.random.Generator, pid: np.ndarray, person_cid: np.ndarr
     ne = len(e_sess)
     e_seq = np.arange(ne) - np.repeat(np.cumsum(ev_per) - ev_per, ev_per)
     ep = s_person[e_sess]
-    kind = rng.random(ne)
-    etype = np.where(kind < 0.42, "page_view", np.where(kind < 0.68, "product_view", np.where(
-        kind < 0.78, "add_to_cart", np.where(kind < 0.82, "checkout", np.where(
-            kind < 0.91, "like", np.where(kind < 0.96, "share", "comment"))))))
-    etype = np.where((e_seq == 0) & logged_in[e_sess], "login", etype)
+    code = np.searchsorted(EVENT_CUM, rng.random(ne), side="right")  # index into EVENT_TYPES
+    code = np.where((e_seq == 0) & logged_in[e_sess], 7, code)
     cat_first = np.searchsorted(prod_cat, pref1[ep])
     cat_len = np.maximum(np.searchsorted(prod_cat, pref1[ep], side="right") - cat_first, 1)
     prod = np.where(rng.random(ne) < 0.6, cat_first + (rng.random(ne) * cat_len).astype(np.int64),
                     rng.integers(0, len(product_id), ne))
     prod = np.minimum(prod, len(product_id) - 1)
     ts = _ts(t0, s_start[e_sess] + e_seq * rng.integers(5, 120, ne))
-    event_id = _cat("E" + id_prefix, _zfill(_s(np.arange(1, ne + 1)), 11))
-    social = np.isin(etype, ["like", "share", "comment"])
-    texts = np.where(lifecycle[ep] == "churned", V.arr(V.NEGATIVE)[rng.integers(0, len(V.NEGATIVE), ne)],
-                     V.arr(V.POSITIVE + V.NEUTRAL)[rng.integers(0, len(V.POSITIVE) + len(V.NEUTRAL), ne)])
+    event_id = arrow_ids("E" + id_prefix, np.arange(1, ne + 1), 11)
+    social = (code >= 4) & (code <= 6)
+    n_pos, n_other = len(V.POSITIVE), len(V.NEGATIVE)
+    text_idx = np.where(lifecycle[ep] == "churned", rng.integers(0, n_other, ne),
+                        n_other + rng.integers(0, n_pos + len(V.NEUTRAL), ne))
+    texts = pa.array(V.NEGATIVE + V.POSITIVE + V.NEUTRAL).take(pa.array(text_idx))
     cid = np.where(logged_in[e_sess], person_cid[ep], -1)
+    products = pa.array(product_id).take(pa.array(prod))
+    pages = pa.array(np.append(_cat("/p/", product_id), ["/login", "/checkout"]))
+    page_idx = np.where(code == 7, len(product_id), np.where(code == 3, len(product_id) + 1, prod))
     t = pa.table({
-        "event_id": event_id, "event_type": etype,
+        "event_id": event_id,
+        "event_type": pa.DictionaryArray.from_arrays(pa.array(code.astype(np.int8)), pa.array(EVENT_TYPES)),
         "event_ts": pa.array(ts, pa.timestamp("s")),
-        "cookie_id": _cat("ck", _zfill(_s(cookie_n[e_sess]), 9)),
-        "session_id": _cat("S" + id_prefix, _zfill(_s(np.arange(ns)[e_sess] + 1), 9)),
-        "customer_id": pa.array(np.where(cid > 0, cid, None).astype(object), pa.int64()),
-        "page": np.where(np.isin(etype, ["login", "checkout"]), _cat("/", etype), _cat("/p/", product_id[prod])),
-        "product_id": pa.array(np.where(np.isin(etype, ["login", "page_view"]), None, product_id[prod]).astype(object),
-                               pa.string()),
-        "social_network": pa.array(np.where(social, V.arr(V.SOCIAL_NETWORKS)[rng.integers(0, 4, ne)], None)
-                                   .astype(object), pa.string()),
-        "text": pa.array(np.where(etype == "comment", texts, None).astype(object), pa.string()),
+        "cookie_id": arrow_ids("ck", cookie_n[e_sess], 9),
+        "session_id": arrow_ids("S" + id_prefix, e_sess + 1, 9),
+        "customer_id": _nullable(cid, cid <= 0, pa.int64()),
+        "page": pages.take(pa.array(page_idx)),
+        "product_id": _masked(products, (code == 0) | (code == 7)),
+        "social_network": _masked(pa.array(V.SOCIAL_NETWORKS).take(pa.array(rng.integers(0, 4, ne))), ~social),
+        "text": _masked(texts, code != 6),
     })
     man.add("counts", "events", ne)
     man.add("counts", "sessions", ns)
@@ -608,7 +637,7 @@ def events_table(rng: np.random.Generator, pid: np.ndarray, person_cid: np.ndarr
     order = np.concatenate([order, dup])
     man.add("defects", "events_late", late.sum())
     man.add("defects", "events_duplicate", len(dup))
-    return t.take(order), (event_id, ep)
+    return t.take(pa.array(order)), (event_id, ep)
 
 
 def poison_positions(rng: np.random.Generator, n_records: int, rate: float) -> np.ndarray:

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import io
 import itertools
-import tempfile
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 from lxml import etree
@@ -25,6 +22,7 @@ from c360.sources.crm import CrmDatabase
 from c360.sources.generator.world import World
 from c360.sources.objectstore import ObjectStore
 from c360.sources.stream import EventStream
+from c360.sources.textbuf import joined_bytes
 
 Step = Callable[[str], None]
 
@@ -55,29 +53,35 @@ def _groups(t: pa.Table, key: str) -> Iterator[tuple[str, pa.Table]]:
 
 
 class _Json:
-    """JSON lines through one DuckDB connection (fast, ordered, deterministic)."""
+    """JSON through one DuckDB connection (fast, ordered, deterministic)."""
 
     def __init__(self) -> None:
         self.con = duckdb.connect()
-        self.dir = tempfile.TemporaryDirectory(prefix="c360-gen-")
 
-    def lines(self, t: pa.Table) -> bytes:
-        self.con.register("t", t)
-        out = Path(self.dir.name) / "part.jsonl"
-        self.con.execute(f"COPY (SELECT * FROM t) TO '{out}' (FORMAT JSON)")
-        self.con.unregister("t")
-        return out.read_bytes()
-
-    def records(self, t: pa.Table) -> list[bytes]:
+    def lines(self, t: pa.Table) -> pa.LargeStringArray:
+        """One newline-terminated JSON object per row, as one Arrow string array."""
         self.con.register("t", t)
         cols = ", ".join(f'"{c}"' for c in t.column_names)
-        rows = self.con.sql(f"SELECT to_json(struct_pack({cols}))::VARCHAR AS j FROM t").arrow().read_all()
+        out = self.con.sql(f"SELECT to_json(struct_pack({cols}))::VARCHAR || chr(10) AS j FROM t").arrow().read_all()
         self.con.unregister("t")
-        return [s.encode() for s in rows.column("j").to_pylist()]
+        # large_string: at scale M one table's JSON passes the 2 GB limit of 32-bit offsets
+        return out.column("j").cast(pa.large_string()).combine_chunks()
 
     def close(self) -> None:
         self.con.close()
-        self.dir.cleanup()
+
+
+def _partitions(js: _Json, t: pa.Table, ts_col: str, unit: str) -> Iterator[tuple[str, bytes]]:
+    """JSON-lines bodies of ``t`` grouped by the ``unit`` ("M" or "D") of a timestamp column."""
+    keys = t.column(ts_col).to_numpy().astype(f"datetime64[{unit}]")
+    if len(keys) and np.any(keys[1:] < keys[:-1]):
+        order = np.argsort(keys, kind="stable")
+        t, keys = t.take(order), keys[order]
+    lines = js.lines(t)
+    cut = np.nonzero(keys[1:] != keys[:-1])[0] + 1
+    bounds = np.concatenate([[0], cut, [len(keys)]]) if len(keys) else np.array([0])
+    for a, b in itertools.pairwise(bounds.tolist()):
+        yield str(keys[a]), joined_bytes(lines, a, b)
 
 
 def _csv(t: pa.Table) -> bytes:
@@ -92,25 +96,15 @@ def write_files(world: World, store: ObjectStore, step: Step = lambda s: None) -
     man, tb = world.manifest, world.tables
     js = _Json()
     try:
-        lines = tb["order_lines"]
-        month = pc.strftime(lines.column("order_ts"), format="%Y-%m")
-        lines = lines.append_column("_k", month).sort_by([("_k", "ascending"), ("order_id", "ascending"),
-                                                          ("line_no", "ascending")])
-        for i, (m, part) in enumerate(_groups(lines, "_k")):
+        for i, (m, body) in enumerate(_partitions(js, tb["order_lines"], "order_ts", "M")):
             step(f"purchases {m}")
-            body = js.lines(part.drop_columns(["_k"]))
             if i == 0 and world.malformed_files:  # one broken line: a truncated record
                 body += b'{"order_id": "O9999999999", "line_no": 1, "customer_id": \n'
                 man.defects["purchases_malformed_json_line"] = 1
             _put(store, f"purchases/year={m[:4]}/month={m[5:7]}/purchases-{m}.jsonl", body, man)
-
-        pay = tb["payments"]
-        pay = pay.append_column("_k", pc.strftime(pay.column("paid_at"), format="%Y-%m-%d")).sort_by(
-            [("_k", "ascending"), ("payment_id", "ascending")])
-        for d, part in _groups(pay, "_k"):
+        for d, body in _partitions(js, tb["payments"], "paid_at", "D"):
             step(f"transactions {d}")
-            _put(store, f"transactions/year={d[:4]}/month={d[5:7]}/day={d[8:10]}/payments-{d}.jsonl",
-                 js.lines(part.drop_columns(["_k"])), man)
+            _put(store, f"transactions/year={d[:4]}/month={d[5:7]}/day={d[8:10]}/payments-{d}.jsonl", body, man)
     finally:
         js.close()
 
@@ -152,25 +146,29 @@ def _put(store: ObjectStore, key: str, body: bytes, man: object) -> None:
     man.files.append(key)  # type: ignore[attr-defined]
 
 
-def stream_records(events: pa.Table, poison_at: np.ndarray) -> list[tuple[str, bytes]]:
-    """(partition key, payload) in delivery order, poison records slipped in at ``poison_at``."""
+def stream_records(events: pa.Table, poison_at: np.ndarray) -> tuple[np.ndarray, pa.StringArray]:
+    """(partition keys, newline-terminated payloads) in delivery order, with poison records
+    (not JSON) slipped in before the positions ``poison_at``."""
     js = _Json()
     try:
-        payloads = js.records(events)
+        payloads = js.lines(events)
     finally:
         js.close()
-    keys = events.column("cookie_id").to_pylist()
-    out = list(zip(keys, payloads, strict=True))
-    for j, pos in enumerate(poison_at.tolist()[::-1]):  # from the back: positions stay valid
-        out.insert(int(pos), (f"poison-{j}", b"<<not json " + str(j).encode() + b">>"))
-    return out
+    keys = events.column("cookie_id").to_numpy(zero_copy_only=False).astype(str)
+    k = len(poison_at)
+    if k:
+        poison = pa.array([f"<<not json {j}>>\n" for j in range(k)], pa.large_string())
+        order = np.insert(np.arange(len(keys)), poison_at, len(keys) + np.arange(k))
+        payloads = pa.concat_arrays([payloads, poison]).take(pa.array(order))
+        keys = np.concatenate([keys, np.array([f"poison-{j}" for j in range(k)])])[order]
+    return keys, payloads
 
 
 def write_stream(world: World, stream: EventStream, shards: int, step: Step = lambda s: None,
-                 chunk: int = 50_000) -> None:
+                 chunk: int = 500_000) -> None:
     """Clickstream and social events as JSON records keyed by cookie id."""
     stream.create(shards)
-    records = stream_records(world.events, world.poison_at)
-    for i in range(0, len(records), chunk):
-        step(f"events {i + 1:,}-{min(i + chunk, len(records)):,} of {len(records):,}")
-        stream.put(records[i:i + chunk])
+    keys, payloads = stream_records(world.events, world.poison_at)
+    for i in range(0, len(keys), chunk):
+        step(f"events {i + 1:,}-{min(i + chunk, len(keys)):,} of {len(keys):,}")
+        stream.put_lines(keys[i:i + chunk], payloads.slice(i, chunk))
