@@ -117,3 +117,24 @@ def test_kafka_stream_on_tansu_exactly_once(tmp_path: Path, services: dict[str, 
         assert lake.count("bronze.events") == man.counts["events"] + man.defects["events_duplicate"]
     finally:
         KafkaStream(topic, f"127.0.0.1:{services['tansu']}").delete()
+
+
+def test_writers_land_everything_in_the_real_services(real: Settings, world: World) -> None:
+    """What the generator wrote to MariaDB, SeaweedFS and kinesalite is what its manifest says."""
+    from c360.sources.crm import CrmDatabase
+    from c360.sources.objectstore import open_object_store
+    from c360.sources.stream import open_stream
+
+    man = world.manifest
+    crm = CrmDatabase(real.crm_url)
+    assert crm.url.drivername == "mysql+pymysql"
+    assert crm.count("customers") == man.counts["crm_customers"]
+    for table in ("products", "stores", "salespeople", "returns", "support_tickets", "support_emails"):
+        assert crm.count(table) == man.counts[table], table
+    store = open_object_store(real)
+    keys = {o.key for o in store.list("")}
+    assert set(man.files) <= keys and "_manifest.json" in keys and "_truth/truth.parquet" in keys
+    stream = open_stream(real)
+    assert len(stream.shards()) == real.stream.shards
+    total = sum(len(stream.read(s, None, 1_000_000)) for s in stream.shards())
+    assert total == man.counts["stream_records"]
