@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -37,31 +38,29 @@ class EventStream(ABC):
     @abstractmethod
     def shards(self) -> list[str]: ...
 
-    def put_lines(self, keys: np.ndarray, payloads: pa.Array, chunk: int = 5000) -> None:
+    def put_lines(self, keys: pa.Array, payloads: pa.Array, chunk: int = 5000) -> None:
         """Append records given as keys and newline-terminated payloads (bulk writers)."""
-        values = payloads.to_pylist()
-        for i in range(0, len(values), chunk):
-            self.put([(str(k), v[:-1].encode()) for k, v in zip(keys[i:i + chunk], values[i:i + chunk],
-                                                                  strict=True)])
+        for i in range(0, len(keys), chunk):
+            ks, vs = keys.slice(i, chunk).to_pylist(), payloads.slice(i, chunk).to_pylist()
+            self.put([(k, v[:-1].encode()) for k, v in zip(ks, vs, strict=True)])
 
     @abstractmethod
     def read(self, shard: str, after: str | None, limit: int) -> list[tuple[str, bytes]]:
         """Up to ``limit`` records after position ``after`` (None = from the start)."""
 
 
-def shard_of(keys: np.ndarray | list[str], n: int) -> np.ndarray:
-    """Shard index per key: FNV-1a (32-bit) of the key's UTF-8 bytes, vectorised over all keys."""
-    b = np.asarray([k.encode() for k in keys] if isinstance(keys, list) else np.char.encode(keys, "utf-8"))
-    if b.size == 0:
+def shard_of(keys: pa.Array | list[str], n: int) -> np.ndarray:
+    """Shard index per partition key (DuckDB's 64-bit hash, vectorised; stable for a pinned DuckDB)."""
+    arr = keys if isinstance(keys, pa.Array) else pa.array(keys, pa.string())
+    if len(arr) == 0:
         return np.zeros(0, dtype=np.int64)
-    width = b.dtype.itemsize
-    raw = np.frombuffer(b.tobytes(), dtype=np.uint8).reshape(len(b), width)
-    lengths = np.char.str_len(b)
-    h = np.full(len(b), 2166136261, dtype=np.uint64)
-    for j in range(width):
-        live = lengths > j
-        h = np.where(live, ((h ^ raw[:, j]) * 16777619) & 0xFFFFFFFF, h)
-    return (h % n).astype(np.int64)
+    con = duckdb.connect()
+    try:
+        con.register("k", pa.table({"k": arr}))
+        out = con.sql(f"SELECT (hash(k) % {int(n)})::BIGINT AS s FROM k").arrow().read_all()
+    finally:
+        con.close()
+    return out.column("s").to_numpy()
 
 
 class LocalStreamLog(EventStream):
@@ -97,7 +96,7 @@ class LocalStreamLog(EventStream):
                 with open(self.dir / f"{shard}.log", "ab") as f:
                     f.write(b"".join(chosen))
 
-    def put_lines(self, keys: np.ndarray, payloads: pa.Array, chunk: int = 0) -> None:
+    def put_lines(self, keys: pa.Array, payloads: pa.Array, chunk: int = 0) -> None:
         """Vectorised append: one take and one write per shard (no Python object per record)."""
         shards = self.shards()
         if not shards:

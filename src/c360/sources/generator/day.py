@@ -163,11 +163,10 @@ def generate_day(day: str, crm: CrmDatabase, store: ObjectStore, stream: EventSt
     guest = rng.random(n_o) < r.guest_order
     man.add("defects", "orders_guest", guest.sum())
     order_id = arrow_ids(f"O{tag}", np.arange(1, n_o + 1), 6)
-    no_store = np.full(n_o, "")
+    no_store = pa.nulls(n_o, pa.string())
     lines, payments, _, _, _ = order_tables(
         rng, r, man, order_id, secs, t0, b_p1[o_b], b_p2[o_b], b_id[o_b], guest,
-        buyers["email"].to_numpy(zero_copy_only=False).astype(str)[o_b], channel, no_store, no_store,
-        np.ones(n_o, dtype=bool), cat)
+        buyers["email"].combine_chunks(), o_b, channel, no_store, no_store, np.ones(n_o, dtype=bool), cat)
     truth.append(_truth("purchases.order", order_id,
                         _person_keys([crm_person.get(int(c), -1) for c in b_id[o_b]])))
 

@@ -323,8 +323,9 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     o_cid_out = np.where(orphan, m + 1_000_000 + np.arange(n_o), o_cid)
     cat_info = Catalog(cat_offsets, price, product_id)
     ol, payments, li, line_no, amount = order_tables(
-        rng, r, man, order_id, secs, t0, pref1[o_person], pref2[o_person], o_cid_out, guest, email[o_person],
-        o_channel, store_id[o_store], sp_id[o_sp], ~in_store, cat_info)
+        rng, r, man, order_id, secs, t0, pref1[o_person], pref2[o_person], o_cid_out, guest, pa.array(email),
+        o_person, o_channel, pa.array(store_id).take(pa.array(o_store)), pa.array(sp_id).take(pa.array(o_sp)),
+        ~in_store, cat_info)
     tables["order_lines"], tables["payments"] = ol, payments
     n_l = len(li)
     keys = pa.array(person_key)
@@ -495,11 +496,12 @@ class Catalog:
 
 def order_tables(rng: np.random.Generator, r: MessRates, man: Manifest, order_id: pa.Array, secs: np.ndarray,
                  t0: np.datetime64, pref1: np.ndarray, pref2: np.ndarray, customer_id: np.ndarray,
-                 guest: np.ndarray, email: np.ndarray, channel: np.ndarray, store_id: np.ndarray,
-                 salesperson_id: np.ndarray, online: np.ndarray, cat: Catalog,
+                 guest: np.ndarray, email: pa.Array, buyer: np.ndarray, channel: np.ndarray,
+                 store_id: pa.Array, salesperson_id: pa.Array, online: np.ndarray, cat: Catalog,
                  ) -> tuple[pa.Table, pa.Table, np.ndarray, np.ndarray, np.ndarray]:
     """Order lines and payments for orders (one entry per order in every argument array).
-    Guest orders get no customer id; online orders no store or salesperson.
+    Guest orders get no customer id; online orders no store or salesperson. ``email`` is per
+    buyer and ``buyer`` the buyer of each order (so no per-order copy of every email is made).
 
     Lines follow the buyer's preferred categories; bad prices and unknown products are injected
     at the configured rates. Returns (lines, payments, line -> order index, line_no, amount).
@@ -529,10 +531,10 @@ def order_tables(rng: np.random.Generator, r: MessRates, man: Manifest, order_id
     lines_t = pa.table({
         "order_id": order_id.take(take), "line_no": line_no,
         "customer_id": _nullable(customer_id[li].astype(np.int64), guest[li], pa.int64()),
-        "email": _masked(pa.array(email).take(take), ~has_contact),
+        "email": _masked(email.take(pa.array(buyer[li])), ~has_contact),
         "order_ts": pa.array(o_ts[li], pa.timestamp("s")), "channel": pa.array(channel).take(take),
-        "store_id": _masked(pa.array(store_id).take(take), online[li]),
-        "salesperson_id": _masked(pa.array(salesperson_id).take(take), online[li]),
+        "store_id": _masked(store_id.take(take), online[li]),
+        "salesperson_id": _masked(salesperson_id.take(take), online[li]),
         "product_id": product, "quantity": qty, "unit_price": unit, "amount": amount,
         "currency": _constant("EUR", n_l),
     })

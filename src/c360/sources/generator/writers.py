@@ -146,7 +146,7 @@ def _put(store: ObjectStore, key: str, body: bytes, man: object) -> None:
     man.files.append(key)  # type: ignore[attr-defined]
 
 
-def stream_records(events: pa.Table, poison_at: np.ndarray) -> tuple[np.ndarray, pa.StringArray]:
+def stream_records(events: pa.Table, poison_at: np.ndarray) -> tuple[pa.Array, pa.Array]:
     """(partition keys, newline-terminated payloads) in delivery order, with poison records
     (not JSON) slipped in before the positions ``poison_at``."""
     js = _Json()
@@ -154,13 +154,13 @@ def stream_records(events: pa.Table, poison_at: np.ndarray) -> tuple[np.ndarray,
         payloads = js.lines(events)
     finally:
         js.close()
-    keys = events.column("cookie_id").to_numpy(zero_copy_only=False).astype(str)
+    keys = events.column("cookie_id").combine_chunks().cast(pa.string())
     k = len(poison_at)
     if k:
         poison = pa.array([f"<<not json {j}>>\n" for j in range(k)], pa.large_string())
-        order = np.insert(np.arange(len(keys)), poison_at, len(keys) + np.arange(k))
-        payloads = pa.concat_arrays([payloads, poison]).take(pa.array(order))
-        keys = np.concatenate([keys, np.array([f"poison-{j}" for j in range(k)])])[order]
+        order = pa.array(np.insert(np.arange(len(keys)), poison_at, len(keys) + np.arange(k)))
+        payloads = pa.concat_arrays([payloads, poison]).take(order)
+        keys = pa.concat_arrays([keys, pa.array([f"poison-{j}" for j in range(k)])]).take(order)
     return keys, payloads
 
 
