@@ -36,6 +36,7 @@ from c360.sources.generator.world import (
     events_table,
     order_tables,
     people,
+    rating_text,
 )
 from c360.sources.generator.writers import _csv, _Json, _put, stream_records
 from c360.sources.objectstore import ObjectStore
@@ -177,9 +178,7 @@ def generate_day(day: str, crm: CrmDatabase, store: ObjectStore, stream: EventSt
     feedback = pa.table({
         "feedback_id": _cat(f"F{tag}", _zfill(_s(np.arange(1, n_fb + 1)), 5)), "customer_id": fb_who,
         "rating": rating,
-        "comment": np.where(rating >= 4, V.arr(V.POSITIVE)[rng.integers(0, len(V.POSITIVE), n_fb)],
-                            np.where(rating == 3, V.arr(V.NEUTRAL)[rng.integers(0, len(V.NEUTRAL), n_fb)],
-                                     V.arr(V.NEGATIVE)[rng.integers(0, len(V.NEGATIVE), n_fb)])),
+        "comment": rating_text(rng, rating),
         "submitted_at": _mixed_dates(rng, fb_ts, r.mixed_date_format, man, "feedback"),
     })
     man.add("counts", "feedback", n_fb)

@@ -96,6 +96,14 @@ def _iso(a: np.ndarray) -> np.ndarray:
     return _replace(np.datetime_as_string(a, unit="s"), "T", " ")
 
 
+def rating_text(rng: np.random.Generator, rating: np.ndarray) -> np.ndarray:
+    """Free text whose wording matches a 1-5 rating (positive 4-5, neutral 3, negative 1-2)."""
+    n = len(rating)
+    return np.where(rating >= 4, V.arr(V.POSITIVE)[rng.integers(0, len(V.POSITIVE), n)],
+                    np.where(rating == 3, V.arr(V.NEUTRAL)[rng.integers(0, len(V.NEUTRAL), n)],
+                             V.arr(V.NEGATIVE)[rng.integers(0, len(V.NEGATIVE), n)]))
+
+
 def _mixed_dates(rng: np.random.Generator, ts: np.ndarray, rate: float, man: Manifest, what: str,
                  with_time: bool = True) -> np.ndarray:
     """ISO text, except a ``rate`` share written as DD/MM/YYYY[ HH:MM] or ISO-8601 with T and Z."""
@@ -383,9 +391,7 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     f_person = np.repeat(pid, n_fb)
     kf = len(f_person)
     rating = np.clip(np.round(3.4 + mood[f_person] + rng.normal(0, 1.0, kf)), 1, 5).astype(np.int64)
-    text = np.where(rating >= 4, V.arr(V.POSITIVE)[rng.integers(0, len(V.POSITIVE), kf)],
-                    np.where(rating == 3, V.arr(V.NEUTRAL)[rng.integers(0, len(V.NEUTRAL), kf)],
-                             V.arr(V.NEGATIVE)[rng.integers(0, len(V.NEGATIVE), kf)]))
+    text = rating_text(rng, rating)
     f_ts = _ts(t0, rng.integers(0, days * 86400, kf))
     feedback_id = _cat("F", _zfill(_s(np.arange(1, kf + 1)), 9))
     tables["feedback"] = pa.table({
