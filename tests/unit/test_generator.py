@@ -160,3 +160,21 @@ def test_behaviour_has_signal(world) -> None:  # type: ignore[no-untyped-def]
     # satisfaction follows the life cycle: survey NPS is not flat
     nps = t["surveys"]["nps"].to_numpy()
     assert nps.std() > 1.5 and (nps >= 9).mean() > 0.15 and (nps <= 6).mean() > 0.15
+
+
+def test_a_world_too_big_for_memory_is_refused_before_any_work(monkeypatch: pytest.MonkeyPatch,
+                                                               tmp_path: Path) -> None:
+    import psutil
+
+    from c360.config import load_settings
+    from c360.errors import C360Error
+    from c360.sources.generator import generate_from_settings
+
+    class Mem:
+        available = 2 * 2**30
+
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: Mem())
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(C360Error, match=r"scale M needs about 14 GiB of memory; 2 GiB is available"):
+        generate_from_settings(load_settings(home=tmp_path / "h"), "M")
+    assert not (tmp_path / "h").exists()  # nothing was written

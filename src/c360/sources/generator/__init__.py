@@ -19,6 +19,8 @@ from c360.sources.objectstore import ObjectStore
 from c360.sources.stream import EventStream
 
 SCALES = {"XS": 2_000, "S": 10_000, "M": 1_000_000, "L": 5_000_000}
+# Peak memory per customer of the in-memory world (measured: 15.0 GB at M, see docs/benchmarks.md).
+BYTES_PER_CUSTOMER = 15_500
 MANIFEST_KEY = "_manifest.json"
 
 __all__ = ["MANIFEST_KEY", "SCALES", "Manifest", "World", "build_world", "generate", "generate_day",
@@ -63,6 +65,21 @@ def day_from_settings(settings: Any, day: str, step: Step = lambda s: None) -> d
     return generate_day(day, crm, store, stream, settings.generator.mess, step)
 
 
+def _check_memory(n_customers: int, scale: str) -> None:
+    """Refuse a world that cannot fit in memory, before spending minutes on it (an OOM kill
+    would lose the work and say nothing)."""
+    import psutil
+
+    from c360.errors import C360Error
+
+    need = n_customers * BYTES_PER_CUSTOMER
+    have = psutil.virtual_memory().available
+    if need > 0.9 * have:
+        raise C360Error(
+            f"scale {scale} needs about {need / 2**30:.0f} GiB of memory; {have / 2**30:.0f} GiB is available",
+            where="generator", fix="use a smaller scale (the generator does not yet build the world in chunks)")
+
+
 def generate_from_settings(settings: Any, scale: str | None = None, seed: int | None = None,
                            force: bool = False, step: Step = lambda s: None) -> Manifest:
     """Generate into the endpoints the settings name (embedded defaults under home if unset)."""
@@ -72,6 +89,7 @@ def generate_from_settings(settings: Any, scale: str | None = None, seed: int | 
     if scale not in SCALES:
         raise C360Error(f"unknown scale {scale!r}", fix=f"use one of {', '.join(SCALES)}")
     seed = settings.generator.seed if seed is None else seed
+    _check_memory(SCALES[scale], scale)
     crm, store, stream = _endpoints(settings)
     if store.list(MANIFEST_KEY) and not force:
         raise C360Error("the sources already hold a generated company", where=store.url,
