@@ -54,6 +54,10 @@ def test_sources_reconcile_with_bronze_plus_quarantine(embedded: Settings, world
     # silver drops what the expectations say, with the rule's name
     assert quarantined(lake, "silver.orders") == man.defects["purchases_zero_or_negative_amount"]
     assert lake.count("silver.web_events") == man.counts["events"]
+    # every date format the sources write (ISO, ISO-8601 with T/Z, DD/MM/YYYY) parses in silver
+    assert man.defects["feedback_non_iso_dates"] > 0
+    assert lake.sql("SELECT count(*) AS n FROM silver_feedback WHERE submitted_at IS NULL",
+                    "silver.feedback")["n"][0].as_py() == 0
     ledger = {r["path"]: r for r in lake.read("ops.file_ledger").to_pylist()}
     assert ledger["profiles/partner-profiles-truncated.xml"]["status"] == "FAILED"
     assert "xml_parse" in ledger["profiles/partner-profiles-truncated.xml"]["reason"]

@@ -22,6 +22,14 @@ RULES: dict[str, Callable[[str], str]] = {
     "clean_phone": lambda c: f"nullif(regexp_replace({c}, '[^0-9+]', '', 'g'), '')",
     # country codes upper case, trimmed
     "clean_code": lambda c: f"upper(trim({c}))",
+    # timestamps as sources write them: ISO 'YYYY-MM-DD HH:MM:SS', ISO-8601 'YYYY-MM-DDTHH:MM:SSZ',
+    # or day-first 'DD/MM/YYYY[ HH:MM]'; anything else is NULL. Built from substr/replace only,
+    # because DuckDB's try_strptime has no Spark twin that sqlglot can transpile.
+    "parse_ts": lambda c: (
+        f"coalesce(TRY_CAST(replace(replace(trim({c}), 'T', ' '), 'Z', '') AS TIMESTAMP), "
+        f"CASE WHEN trim({c}) LIKE '__/__/____%' THEN TRY_CAST(substr(trim({c}), 7, 4) || '-' || "
+        f"substr(trim({c}), 4, 2) || '-' || substr(trim({c}), 1, 2) || ' ' || "
+        f"coalesce(nullif(substr(trim({c}), 12, 5), ''), '00:00') || ':00' AS TIMESTAMP) END)"),
 }
 
 _CALL = re.compile(r"\{\{\s*(\w+)\(\s*([\w.]+)\s*\)\s*\}\}")

@@ -4,6 +4,6 @@ SELECT
     customer_id,
     rating,
     trim(comment) AS comment,
-    TRY_CAST(submitted_at AS TIMESTAMP) AS submitted_at
+    {{ parse_ts(submitted_at) }} AS submitted_at
 FROM bronze_feedback
 QUALIFY row_number() OVER (PARTITION BY feedback_id ORDER BY _ingested_at DESC, _source_file DESC) = 1

@@ -2,7 +2,7 @@
 SELECT
     event_id,
     lower(event_type) AS event_type,
-    TRY_CAST(event_ts AS TIMESTAMP) AS event_ts,
+    {{ parse_ts(event_ts) }} AS event_ts,
     cookie_id,
     session_id,
     customer_id,
