@@ -177,6 +177,8 @@ class GeneratorConfig(_Section):
     start_date: str = Field("2024-01-01", description="First day of history (ISO date).")
     days: int = Field(365, ge=1, description="Days of history to generate.")
     mess: MessRates = Field(default_factory=MessRates)
+    chunk_customers: int = Field(250_000, ge=1_000, description="Persons built in memory at once; bigger "
+                                 "worlds are written chunk by chunk (~4 GB of memory per 250k).")
 
 
 class QualityConfig(_Section):

@@ -148,9 +148,9 @@ def test_referential_coherence_and_complete_truth(world) -> None:  # type: ignor
 def test_behaviour_has_signal(world) -> None:  # type: ignore[no-untyped-def]
     t = world.tables
     lines = t["order_lines"].to_pylist()
-    # seasonality: December busier than the average month
+    # seasonality: December far busier than October (churn and lapsing thin out both alike)
     months = Counter(r["order_ts"].month for r in lines)
-    assert months[12] > 1.3 * np.mean([months[m] for m in range(1, 11)])
+    assert months[12] > 1.3 * months[10]
     # preferences: a customer's first preferred category dominates their lines
     pref = {r["customer_id"]: r["preferred_categories"].split(",")[0] for r in t["customers"].to_pylist()}
     cat = dict(zip(t["products"]["product_id"].to_pylist(), t["products"]["category"].to_pylist(), strict=True))
@@ -175,6 +175,6 @@ def test_a_world_too_big_for_memory_is_refused_before_any_work(monkeypatch: pyte
 
     monkeypatch.setattr(psutil, "virtual_memory", lambda: Mem())
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(C360Error, match=r"scale M needs about 14 GiB of memory; 2 GiB is available"):
+    with pytest.raises(C360Error, match=r"scale M needs about 4 GiB of memory; 2 GiB is available"):
         generate_from_settings(load_settings(home=tmp_path / "h"), "M")
     assert not (tmp_path / "h").exists()  # nothing was written

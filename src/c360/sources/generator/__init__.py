@@ -19,8 +19,9 @@ from c360.sources.objectstore import ObjectStore
 from c360.sources.stream import EventStream
 
 SCALES = {"XS": 2_000, "S": 10_000, "M": 1_000_000, "L": 5_000_000}
-# Peak memory per customer of the in-memory world (measured: 15.0 GB at M, see docs/benchmarks.md).
+# Peak memory per customer of an in-memory chunk (measured: 15.0 GB for 1M at once, docs/benchmarks.md).
 BYTES_PER_CUSTOMER = 15_500
+CHUNK_CUSTOMERS = 250_000  # persons built at once: bounds memory to ~4 GB whatever the scale
 MANIFEST_KEY = "_manifest.json"
 
 __all__ = ["MANIFEST_KEY", "SCALES", "Manifest", "World", "build_world", "generate", "generate_day",
@@ -43,12 +44,32 @@ def write_world(world: World, crm: CrmDatabase, store: ObjectStore, stream: Even
 
 def generate(n_customers: int, seed: int, crm: CrmDatabase, store: ObjectStore, stream: EventStream,
              shards: int = 2, start: str = "2024-01-01", days: int = 365, rates: Any = None,
-             scale: str = "custom", step: Step = lambda s: None) -> Manifest:
-    """Build the world and write it into the CRM, the object store and the stream."""
-    step("building the company in memory")
-    world = build_world(n_customers, seed, start, days, rates, scale)
-    write_world(world, crm, store, stream, shards, step)
-    return world.manifest
+             scale: str = "custom", step: Step = lambda s: None, chunk_customers: int = CHUNK_CUSTOMERS) -> Manifest:
+    """Build the world and write it into the CRM, the object store and the stream.
+
+    Worlds larger than ``chunk_customers`` are built and written chunk by chunk, so memory stays
+    bounded by the chunk (scale L fits); the manifest is written last, for the whole world.
+    """
+    chunks = max(1, -(-n_customers // chunk_customers))
+    total = Manifest(seed=seed, scale=scale, start_date=start, days=days)
+    for c in range(chunks):
+        lo = c * chunk_customers
+        n_c = min(chunk_customers, n_customers - lo)
+        where = f" (chunk {c + 1} of {chunks})" if chunks > 1 else ""
+        step(f"building the company in memory{where}")
+        world = build_world(n_c, seed, start, days, rates, scale, chunk=c, person_offset=lo, total=n_customers)
+        part = f"-part{c:03d}" if chunks > 1 else ""
+        write_crm(world, crm, step, append=c > 0)
+        write_files(world, store, step, part)
+        write_stream(world, stream, shards, step)
+        for k, v in world.manifest.counts.items():
+            total.add("counts", k, v)
+        for k, v in world.manifest.defects.items():
+            total.add("defects", k, v)
+        total.files += world.manifest.files
+        del world  # free the chunk before building the next one
+    store.put(MANIFEST_KEY, manifest_json(total).encode())
+    return total
 
 
 def _endpoints(settings: Any) -> tuple[CrmDatabase, ObjectStore, EventStream]:
@@ -77,7 +98,7 @@ def _check_memory(n_customers: int, scale: str) -> None:
     if need > 0.9 * have:
         raise C360Error(
             f"scale {scale} needs about {need / 2**30:.0f} GiB of memory; {have / 2**30:.0f} GiB is available",
-            where="generator", fix="use a smaller scale (the generator does not yet build the world in chunks)")
+            where="generator", fix="lower generator.chunk_customers (memory is bounded by one chunk)")
 
 
 def generate_from_settings(settings: Any, scale: str | None = None, seed: int | None = None,
@@ -89,7 +110,7 @@ def generate_from_settings(settings: Any, scale: str | None = None, seed: int | 
     if scale not in SCALES:
         raise C360Error(f"unknown scale {scale!r}", fix=f"use one of {', '.join(SCALES)}")
     seed = settings.generator.seed if seed is None else seed
-    _check_memory(SCALES[scale], scale)
+    _check_memory(min(SCALES[scale], g_chunk(settings)), scale)
     crm, store, stream = _endpoints(settings)
     if store.list(MANIFEST_KEY) and not force:
         raise C360Error("the sources already hold a generated company", where=store.url,
@@ -98,4 +119,8 @@ def generate_from_settings(settings: Any, scale: str | None = None, seed: int | 
         stream.delete()
     g = settings.generator
     return generate(SCALES[scale], seed, crm, store, stream, shards=settings.stream.shards, start=g.start_date,
-                    days=g.days, rates=g.mess, scale=scale, step=step)
+                    days=g.days, rates=g.mess, scale=scale, step=step, chunk_customers=g_chunk(settings))
+
+
+def g_chunk(settings: Any) -> int:
+    return int(settings.generator.chunk_customers)

@@ -18,6 +18,8 @@ from c360.config import MessRates
 from c360.sources.generator import vocab as V
 
 LIFECYCLES = np.array(["new", "loyal", "lapsing", "churned"])
+ID_BLOCK = 10**9  # each chunk's id sequences start at chunk * ID_BLOCK
+CATALOG_STREAM = 1_000_003  # the catalog's own random stream (same in every chunk)
 VARIATIONS = ("typo", "nickname", "swapped_names", "case_whitespace", "email_format", "phone_format",
               "moved_address")
 
@@ -175,24 +177,102 @@ def _national(e164: str, country: str) -> str:
     return f"{nat[:5]} {nat[5:8]} {nat[8:]}".strip()
 
 
+@dataclass
+class CatalogTables:
+    """Products, stores and the sales team, with the index arrays orders need."""
+
+    tables: dict[str, pa.Table]
+    prod_cat: np.ndarray
+    offsets: np.ndarray
+    product_id: np.ndarray
+    price: np.ndarray
+    store_id: np.ndarray
+    st_first: np.ndarray
+    st_count: np.ndarray
+    sp_id: np.ndarray
+    sp_offsets: np.ndarray
+    sp_per_store: np.ndarray
+
+
+def catalog_tables(seed: int, total: int, t0: np.datetime64) -> CatalogTables:
+    """The catalog for a company of ``total`` customers, from its own random stream."""
+    crng = np.random.default_rng([seed, CATALOG_STREAM])
+    cat_n, cats, iso = len(V.CATEGORIES), V.arr(V.CATEGORIES), ISO
+    tables: dict[str, pa.Table] = {}
+    n_products = int(min(5000, max(200, total // 200)))
+    prod_cat = np.sort(crng.integers(0, cat_n, n_products))  # grouped by category
+    cat_offsets = np.searchsorted(prod_cat, np.arange(cat_n + 1))
+    product_id = _cat("P", _zfill(_s(np.arange(1, n_products + 1)), 5))
+    words = np.array([V.PRODUCT_WORDS[V.CATEGORIES[c]][i % 7] for i, c in enumerate(prod_cat.tolist())])
+    pname = _cat(V.arr(V.ADJECTIVES)[crng.integers(0, len(V.ADJECTIVES), n_products)], " ", words)
+    base_price = np.array([V.CATEGORY_PRICE[V.CATEGORIES[c]] for c in prod_cat.tolist()])
+    price = np.round(np.floor(base_price * crng.lognormal(0.0, 0.4, n_products)) + 0.99, 2)
+    tables["products"] = pa.table({
+        "product_id": product_id, "name": pname, "category": cats[prod_cat], "price": price,
+        "supplier": V.arr(V.SUPPLIERS)[crng.integers(0, len(V.SUPPLIERS), n_products)],
+        "updated_at": pa.array(np.full(n_products, t0), pa.timestamp("s")),
+    })
+    per_country = max(1, total // 100_000)
+    st_count = per_country * np.array([max(1, round(w * 10)) for w in V.COUNTRY_WEIGHTS])
+    st_first = np.concatenate([[0], np.cumsum(st_count)[:-1]])
+    st_country = np.repeat(iso, st_count)  # stores grouped by country, in `iso` order
+    n_stores = len(st_country)
+    st_city = np.array([V.COUNTRIES[c][0][i % 6] for i, c in enumerate(st_country.tolist())])
+    store_id = _cat("ST", _zfill(_s(np.arange(1, n_stores + 1)), 4))
+    tables["stores"] = pa.table({
+        "store_id": store_id, "name": _cat("c360 ", st_city, " ", _s(np.arange(1, n_stores + 1))),
+        "city": st_city, "country": st_country,
+        "opened_date": pa.array(np.datetime64("2015-01-01") + crng.integers(0, 3000, n_stores).astype(
+            "timedelta64[D]"), pa.date32()),
+        "updated_at": pa.array(np.full(n_stores, t0), pa.timestamp("s")),
+    })
+    sp_per_store = crng.integers(3, 9, n_stores)
+    sp_store = np.repeat(np.arange(n_stores), sp_per_store)
+    n_sp = len(sp_store)
+    sp_offsets = np.concatenate([[0], np.cumsum(sp_per_store)])
+    sp_id = _cat("SP", _zfill(_s(np.arange(1, n_sp + 1)), 5))
+    sp_first = V.arr(V.FIRST_F + V.FIRST_M)[crng.integers(0, 60, n_sp)]
+    sp_last = V.arr(V.LAST)[crng.integers(0, len(V.LAST), n_sp)]
+    tables["salespeople"] = pa.table({
+        "salesperson_id": sp_id, "store_id": store_id[sp_store], "first_name": sp_first, "last_name": sp_last,
+        "email": _cat(np.char.lower(sp_first), ".", _s(np.arange(1, n_sp + 1)), "@c360-retail.example"),
+        "hired_date": pa.array(np.datetime64("2016-01-01") + crng.integers(0, 2500, n_sp).astype(
+            "timedelta64[D]"), pa.date32()),
+        "updated_at": pa.array(np.full(n_sp, t0), pa.timestamp("s")),
+    })
+
+    return CatalogTables(tables, prod_cat, cat_offsets, product_id, price, store_id, st_first, st_count, sp_id,
+                         sp_offsets, sp_per_store)
+
+
 def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: int = 365,
-                rates: MessRates | None = None, scale: str = "custom") -> World:
-    """Generate the whole company. Same arguments, same world."""
+                rates: MessRates | None = None, scale: str = "custom", chunk: int = 0, person_offset: int = 0,
+                total: int | None = None) -> World:
+    """Generate the company, or one chunk of its persons. Same arguments, same world.
+
+    A big company is built as chunks of persons ``person_offset + 0 .. n_customers - 1`` out of
+    ``total``: persons are independent, ids are globally unique (sequences start at
+    ``chunk * 10**9``), and the catalog (products, stores, sales team) comes from its own random
+    stream so every chunk sees the same one (chunk 0 emits its tables).
+    """
     r = rates or MessRates()
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng([seed, chunk])
     man = Manifest(seed=seed, scale=scale, start_date=start, days=days)
     t0 = np.datetime64(start, "s")
     n = n_customers
+    total = total or n
+    seq0 = chunk * ID_BLOCK  # this chunk's block of every id sequence
     tables: dict[str, pa.Table] = {}
     truth: list[pa.Table] = []
 
     # ------------------------------------------------------------------ persons (the truth)
     pid = np.arange(n, dtype=np.int64)
+    gp = person_offset + pid + 1  # global person numbers
     man.add("counts", "persons", n)
-    ppl = people(rng, pid + 1)
+    ppl = people(rng, gp)
     person_key, gender, first, last = ppl["person_key"], ppl["gender"], ppl["first_name"], ppl["last_name"]
     dob = ppl["dob"]
-    iso, country_idx, country, city = ISO, ppl["country_idx"], ppl["country"], ppl["city"]
+    country_idx, country, city = ppl["country_idx"], ppl["country"], ppl["city"]
     postcode, phone, street, email = ppl["postcode"], ppl["phone"], ppl["street"], ppl["email"]
     lifecycle = LIFECYCLES[rng.choice(4, n, p=[0.2, 0.3, 0.25, 0.25])]
     end_day = np.full(n, days, dtype=np.int64)
@@ -221,7 +301,7 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
             "postcode": postcode[rec_person], "country": country[rec_person]}
     varied = _vary(rng, base, np.arange(n, m), man, "crm")
     man.add("defects", "crm_duplicate_person", len(dup))
-    customer_id = np.arange(1, m + 1, dtype=np.int64)
+    customer_id = np.concatenate([gp, total + gp[dup]])  # a duplicate's id: total + its person number
     email_c = varied["email"].copy()
     bad_email = rng.random(m) < r.invalid_email
     email_c[bad_email] = _replace(email_c[bad_email], "@", " at ")
@@ -252,55 +332,19 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     truth.append(_truth("crm.customers", _s(customer_id), person_key[rec_person]))
     man.add("counts", "crm_customers", m)
     # a person's CRM id for their orders: the duplicate record is used for some orders
-    person_cid = pid + 1
+    person_cid = gp
     dup_cid = np.full(n, -1, dtype=np.int64)
-    dup_cid[dup] = np.arange(n + 1, m + 1)
+    dup_cid[dup] = total + gp[dup]
 
     # ------------------------------------------------------------------ catalog, stores, sales team
-    n_products = int(min(5000, max(200, n // 200)))
-    prod_cat = np.sort(rng.integers(0, cat_n, n_products))  # grouped by category
-    cat_offsets = np.searchsorted(prod_cat, np.arange(cat_n + 1))
-    product_id = _cat("P", _zfill(_s(np.arange(1, n_products + 1)), 5))
-    words = np.array([V.PRODUCT_WORDS[V.CATEGORIES[c]][i % 7] for i, c in enumerate(prod_cat.tolist())])
-    pname = _cat(V.arr(V.ADJECTIVES)[rng.integers(0, len(V.ADJECTIVES), n_products)], " ", words)
-    base_price = np.array([V.CATEGORY_PRICE[V.CATEGORIES[c]] for c in prod_cat.tolist()])
-    price = np.round(np.floor(base_price * rng.lognormal(0.0, 0.4, n_products)) + 0.99, 2)
-    tables["products"] = pa.table({
-        "product_id": product_id, "name": pname, "category": cats[prod_cat], "price": price,
-        "supplier": V.arr(V.SUPPLIERS)[rng.integers(0, len(V.SUPPLIERS), n_products)],
-        "updated_at": pa.array(np.full(n_products, t0), pa.timestamp("s")),
-    })
-    man.add("counts", "products", n_products)
-    per_country = max(1, n // 100_000)
-    st_count = per_country * np.array([max(1, round(w * 10)) for w in V.COUNTRY_WEIGHTS])
-    st_first = np.concatenate([[0], np.cumsum(st_count)[:-1]])
-    st_country = np.repeat(iso, st_count)  # stores grouped by country, in `iso` order
-    n_stores = len(st_country)
-    st_city = np.array([V.COUNTRIES[c][0][i % 6] for i, c in enumerate(st_country.tolist())])
-    store_id = _cat("ST", _zfill(_s(np.arange(1, n_stores + 1)), 4))
-    tables["stores"] = pa.table({
-        "store_id": store_id, "name": _cat("c360 ", st_city, " ", _s(np.arange(1, n_stores + 1))),
-        "city": st_city, "country": st_country,
-        "opened_date": pa.array(np.datetime64("2015-01-01") + rng.integers(0, 3000, n_stores).astype(
-            "timedelta64[D]"), pa.date32()),
-        "updated_at": pa.array(np.full(n_stores, t0), pa.timestamp("s")),
-    })
-    sp_per_store = rng.integers(3, 9, n_stores)
-    sp_store = np.repeat(np.arange(n_stores), sp_per_store)
-    n_sp = len(sp_store)
-    sp_offsets = np.concatenate([[0], np.cumsum(sp_per_store)])
-    sp_id = _cat("SP", _zfill(_s(np.arange(1, n_sp + 1)), 5))
-    sp_first = V.arr(V.FIRST_F + V.FIRST_M)[rng.integers(0, 60, n_sp)]
-    sp_last = V.arr(V.LAST)[rng.integers(0, len(V.LAST), n_sp)]
-    tables["salespeople"] = pa.table({
-        "salesperson_id": sp_id, "store_id": store_id[sp_store], "first_name": sp_first, "last_name": sp_last,
-        "email": _cat(np.char.lower(sp_first), ".", _s(np.arange(1, n_sp + 1)), "@c360-retail.example"),
-        "hired_date": pa.array(np.datetime64("2016-01-01") + rng.integers(0, 2500, n_sp).astype(
-            "timedelta64[D]"), pa.date32()),
-        "updated_at": pa.array(np.full(n_sp, t0), pa.timestamp("s")),
-    })
-    man.add("counts", "stores", n_stores)
-    man.add("counts", "salespeople", n_sp)
+    cat_t = catalog_tables(seed, total, t0)
+    if chunk == 0:
+        tables.update(cat_t.tables)
+        for k, v in cat_t.tables.items():
+            man.add("counts", k, v.num_rows)
+    prod_cat, cat_offsets, product_id, price = cat_t.prod_cat, cat_t.offsets, cat_t.product_id, cat_t.price
+    store_id, sp_id, st_first, st_count = cat_t.store_id, cat_t.sp_id, cat_t.st_first, cat_t.st_count
+    sp_offsets, sp_per_store = cat_t.sp_offsets, cat_t.sp_per_store
 
     # ------------------------------------------------------------------ orders and lines
     active_years = np.maximum(end_day - start_day, 1) / 365.0
@@ -316,7 +360,7 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     secs = day * 86400 + rng.integers(8 * 3600, 22 * 3600, n_o)
     order_sort = np.lexsort((o_person, secs))  # order ids follow time, like a real sequence
     o_person, secs = o_person[order_sort], secs[order_sort]
-    order_id = arrow_ids("O", np.arange(1, n_o + 1), 10)
+    order_id = arrow_ids("O", seq0 + np.arange(1, n_o + 1), 12)
     o_channel = np.where(rng.random(n_o) < 0.6, pref_channel[o_person], _pick(rng, V.CHANNELS, n_o))
     # store orders: a store in the customer's country, a salesperson of that store
     c_idx = country_idx[o_person]
@@ -328,7 +372,7 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     orphan = (rng.random(n_o) < r.orphan_order) & ~guest
     man.add("defects", "orders_guest", guest.sum())
     man.add("defects", "orders_orphan_customer", orphan.sum())
-    o_cid_out = np.where(orphan, m + 1_000_000 + np.arange(n_o), o_cid)
+    o_cid_out = np.where(orphan, 10**13 + seq0 + np.arange(n_o), o_cid)  # ids no customer has
     cat_info = Catalog(cat_offsets, price, product_id)
     ol, payments, li, line_no, amount = order_tables(
         rng, r, man, order_id, secs, t0, pref1[o_person], pref2[o_person], o_cid_out, guest, pa.array(email),
@@ -342,7 +386,7 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     ret = np.nonzero((rng.random(n_l) < 0.03) & (amount > 0))[0]
     ret_ts = _ts(t0, secs[li[ret]] + rng.integers(3, 30, len(ret)) * 86400)
     tables["returns"] = pa.table({
-        "return_id": _cat("R", _zfill(_s(np.arange(1, len(ret) + 1)), 9)),
+        "return_id": _cat("R", _zfill(_s(seq0 + np.arange(1, len(ret) + 1)), 12)),
         "order_id": order_id.take(pa.array(li[ret])), "line_no": line_no[ret],
         "customer_id": _nullable(o_cid_out[li[ret]], guest[li[ret]], pa.int64()),
         "returned_at": pa.array(ret_ts, pa.timestamp("s")),
@@ -357,7 +401,7 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     t_person = np.repeat(pid, n_t)
     k = len(t_person)
     t_open = _ts(t0, rng.integers(0, days * 86400, k))
-    ticket_id = _cat("T", _zfill(_s(np.arange(1, k + 1)), 9))
+    ticket_id = _cat("T", _zfill(_s(seq0 + np.arange(1, k + 1)), 12))
     t_status = _pick(rng, ["open", "pending", "closed"], k, [0.1, 0.1, 0.8])
     tables["support_tickets"] = pa.table({
         "ticket_id": ticket_id, "customer_id": person_cid[t_person],
@@ -374,7 +418,7 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     km = len(m_ticket)
     m_seq = np.arange(km) - np.repeat(np.cumsum(n_mail) - n_mail, n_mail)
     tables["support_emails"] = pa.table({
-        "email_id": _cat("EM", _zfill(_s(np.arange(1, km + 1)), 10)), "ticket_id": ticket_id[m_ticket],
+        "email_id": _cat("EM", _zfill(_s(seq0 + np.arange(1, km + 1)), 12)), "ticket_id": ticket_id[m_ticket],
         "customer_id": person_cid[t_person[m_ticket]],
         "direction": np.where(m_seq % 2 == 0, "inbound", "outbound"),
         "sent_at": pa.array(_ts(t0, (t_open[m_ticket] - t0).astype(np.int64) + m_seq * 3600 * 6), pa.timestamp("s")),
@@ -393,7 +437,7 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     rating = np.clip(np.round(3.4 + mood[f_person] + rng.normal(0, 1.0, kf)), 1, 5).astype(np.int64)
     text = rating_text(rng, rating)
     f_ts = _ts(t0, rng.integers(0, days * 86400, kf))
-    feedback_id = _cat("F", _zfill(_s(np.arange(1, kf + 1)), 9))
+    feedback_id = _cat("F", _zfill(_s(seq0 + np.arange(1, kf + 1)), 12))
     tables["feedback"] = pa.table({
         "feedback_id": feedback_id, "customer_id": person_cid[f_person], "rating": rating, "comment": text,
         "submitted_at": _mixed_dates(rng, f_ts, r.mixed_date_format, man, "feedback"),
@@ -407,7 +451,7 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     nps = np.clip(np.round(7 + 2 * mood[s_person] + rng.normal(0, 1.8, ks)), 0, 10).astype(np.int64)
     csat = np.clip(np.round(3.6 + mood[s_person] + rng.normal(0, 0.9, ks)), 1, 5).astype(np.int64)
     s_ts = _ts(t0, rng.integers(0, days * 86400, ks))
-    survey_id = _cat("SV", _zfill(_s(np.arange(1, ks + 1)), 9))
+    survey_id = _cat("SV", _zfill(_s(seq0 + np.arange(1, ks + 1)), 12))
     tables["surveys"] = pa.table({
         "survey_id": survey_id, "customer_id": person_cid[s_person],
         "survey_type": _pick(rng, V.SURVEY_TYPES, ks, [0.5, 0.2, 0.3]),
@@ -436,7 +480,7 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
                          with_time=False)
     miss = rng.random(kp) < r.missing_value
     man.add("defects", "profiles_missing_phone", miss.sum())
-    profile_id = _cat("PP", _zfill(_s(np.arange(1, kp + 1)), 8))
+    profile_id = _cat("PP", _zfill(_s(seq0 + np.arange(1, kp + 1)), 12))
     tables["profiles"] = pa.table({
         "profile_id": profile_id, "first_name": pv["first_name"], "last_name": pv["last_name"],
         "email": pv["email"], "phone": _nullable(pv["phone"], miss, pa.string()),
@@ -447,13 +491,13 @@ def build_world(n_customers: int, seed: int, start: str = "2024-01-01", days: in
     truth.append(_truth("files.partner_profiles", profile_id, person_key[p_person]))
 
     # ------------------------------------------------------------------ web and social events
-    events, ev_truth = events_table(rng, pid, person_cid, pid, lifecycle, base_rate, product_id, prod_cat, pref1,
-                                    t0, days, r, man)
+    events, ev_truth = events_table(rng, pid, person_cid, gp - 1, lifecycle, base_rate, product_id, prod_cat, pref1,
+                                    t0, days, r, man, id_base=seq0)
     truth.append(_truth("stream.events", ev_truth[0], keys.take(pa.array(ev_truth[1]))))
     poison = poison_positions(rng, events.num_rows, r.poison_record)
     man.add("defects", "events_poison", len(poison))
     man.add("counts", "stream_records", events.num_rows + len(poison))
-    return World(tables, events, poison, pa.concat_tables(truth), man, r.malformed_files)
+    return World(tables, events, poison, pa.concat_tables(truth), man, r.malformed_files and chunk == 0)
 
 
 ISO = np.array(list(V.COUNTRIES))
@@ -587,7 +631,7 @@ EVENT_CUM = np.array([0.42, 0.68, 0.78, 0.82, 0.91, 0.96])  # cumulative shares 
 def events_table(rng: np.random.Generator, pid: np.ndarray, person_cid: np.ndarray, cookie_base: np.ndarray,
                  lifecycle: np.ndarray, rate: np.ndarray, product_id: np.ndarray, prod_cat: np.ndarray,
                  pref1: np.ndarray, t0: np.datetime64, days: int, r: MessRates, man: Manifest,
-                 id_prefix: str = "", activity_scale: float = 1.0,
+                 id_prefix: str = "", activity_scale: float = 1.0, id_base: int = 0,
                  ) -> tuple[pa.Table, tuple[pa.Array, np.ndarray]]:
     """Sessions of clickstream and social events for persons ``pid`` (indices into the per-person
     arrays) between ``t0`` and ``t0 + days``; returns the records in delivery order and
@@ -613,7 +657,7 @@ def events_table(rng: np.random.Generator, pid: np.ndarray, person_cid: np.ndarr
                     rng.integers(0, len(product_id), ne))
     prod = np.minimum(prod, len(product_id) - 1)
     ts = _ts(t0, s_start[e_sess] + e_seq * rng.integers(5, 120, ne))
-    event_id = arrow_ids("E" + id_prefix, np.arange(1, ne + 1), 11)
+    event_id = arrow_ids("E" + id_prefix, id_base + np.arange(1, ne + 1), 12)
     social = (code >= 4) & (code <= 6)
     n_pos, n_other = len(V.POSITIVE), len(V.NEGATIVE)
     text_idx = np.where(lifecycle[ep] == "churned", rng.integers(0, n_other, ne),
@@ -628,7 +672,7 @@ def events_table(rng: np.random.Generator, pid: np.ndarray, person_cid: np.ndarr
         "event_type": pa.DictionaryArray.from_arrays(pa.array(code.astype(np.int8)), pa.array(EVENT_TYPES)),
         "event_ts": pa.array(ts, pa.timestamp("s")),
         "cookie_id": arrow_ids("ck", cookie_n[e_sess], 9),
-        "session_id": arrow_ids("S" + id_prefix, e_sess + 1, 9),
+        "session_id": arrow_ids("S" + id_prefix, id_base + e_sess + 1, 12),
         "customer_id": _nullable(cid, cid <= 0, pa.int64()),
         "page": pages.take(pa.array(page_idx)),
         "product_id": _masked(products, (code == 0) | (code == 7)),

@@ -34,11 +34,16 @@ CRM_TABLES = {  # CRM table -> primary key
 XML_CHUNK = 5000
 
 
-def write_crm(world: World, crm: CrmDatabase, step: Step = lambda s: None) -> None:
-    """Normalised CRM tables with keys and updated_at."""
+def write_crm(world: World, crm: CrmDatabase, step: Step = lambda s: None, append: bool = False) -> None:
+    """Normalised CRM tables with keys and updated_at (``append``: a later chunk of the same world)."""
     for name, pk in CRM_TABLES.items():
+        if name not in world.tables:  # the catalog comes with the first chunk only
+            continue
         step(f"CRM table {name}")
-        crm.replace_table(name, world.tables[name], pk)
+        if append:
+            crm.insert_rows(name, world.tables[name])
+        else:
+            crm.replace_table(name, world.tables[name], pk)
 
 
 def _groups(t: pa.Table, key: str) -> Iterator[tuple[str, pa.Table]]:
@@ -90,9 +95,10 @@ def _csv(t: pa.Table) -> bytes:
     return buf.getvalue()
 
 
-def write_files(world: World, store: ObjectStore, step: Step = lambda s: None) -> None:
+def write_files(world: World, store: ObjectStore, step: Step = lambda s: None, part: str = "") -> None:
     """Purchases (monthly JSON lines), payment logs (daily, partitioned), feedback and surveys
-    (monthly CSV), partner profiles (XML), the truth table and the manifest."""
+    (monthly CSV), partner profiles (XML) and the truth table. ``part`` ("-part003") names one
+    chunk's files when a big world is written in chunks, like a Spark job's part files."""
     man, tb = world.manifest, world.tables
     js = _Json()
     try:
@@ -101,18 +107,19 @@ def write_files(world: World, store: ObjectStore, step: Step = lambda s: None) -
             if i == 0 and world.malformed_files:  # one broken line: a truncated record
                 body += b'{"order_id": "O9999999999", "line_no": 1, "customer_id": \n'
                 man.defects["purchases_malformed_json_line"] = 1
-            _put(store, f"purchases/year={m[:4]}/month={m[5:7]}/purchases-{m}.jsonl", body, man)
+            _put(store, f"purchases/year={m[:4]}/month={m[5:7]}/purchases-{m}{part}.jsonl", body, man)
         for d, body in _partitions(js, tb["payments"], "paid_at", "D"):
             step(f"transactions {d}")
-            _put(store, f"transactions/year={d[:4]}/month={d[5:7]}/day={d[8:10]}/payments-{d}.jsonl", body, man)
+            _put(store, f"transactions/year={d[:4]}/month={d[5:7]}/day={d[8:10]}/payments-{d}{part}.jsonl",
+                 body, man)
     finally:
         js.close()
 
     for name, id_col in (("feedback", "feedback_id"), ("surveys", "survey_id")):
         t = tb[name].sort_by([("_month", "ascending"), (id_col, "ascending")])
-        for m, part in _groups(t, "_month"):
+        for m, rows in _groups(t, "_month"):
             step(f"{name} {m}")
-            _put(store, f"{name}/{name}-{m}.csv", _csv(part.drop_columns(["_month"])), man)
+            _put(store, f"{name}/{name}-{m}{part}.csv", _csv(rows.drop_columns(["_month"])), man)
     if world.malformed_files:  # a re-export whose header renamed a column
         fb = tb["feedback"].drop_columns(["_month"]).slice(0, 5)
         wrong = fb.rename_columns(["stars" if c == "rating" else c for c in fb.column_names])
@@ -129,7 +136,7 @@ def write_files(world: World, store: ObjectStore, step: Step = lambda s: None) -
                 if v is not None:  # a missing value is a missing element, as partners send it
                     etree.SubElement(el, k).text = v
         body = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
-        _put(store, f"profiles/partner-profiles-{i // XML_CHUNK + 1:05d}.xml", body, man)
+        _put(store, f"profiles/partner-profiles{part}-{i // XML_CHUNK + 1:05d}.xml", body, man)
     if world.malformed_files:  # an upload cut off mid-way
         _put(store, "profiles/partner-profiles-truncated.xml",
              b'<?xml version="1.0"?>\n<profiles><profile><profile_id>PPX1</profile_id><first_na', man)
@@ -138,7 +145,7 @@ def write_files(world: World, store: ObjectStore, step: Step = lambda s: None) -
     step("truth table")
     buf = io.BytesIO()
     pq.write_table(world.truth, buf)
-    store.put("_truth/truth.parquet", buf.getvalue())
+    store.put(f"_truth/truth{part}.parquet", buf.getvalue())
 
 
 def _put(store: ObjectStore, key: str, body: bytes, man: object) -> None:
@@ -167,7 +174,7 @@ def stream_records(events: pa.Table, poison_at: np.ndarray) -> tuple[pa.Array, p
 def write_stream(world: World, stream: EventStream, shards: int, step: Step = lambda s: None,
                  chunk: int = 500_000) -> None:
     """Clickstream and social events as JSON records keyed by cookie id."""
-    stream.create(shards)
+    stream.create(shards)  # idempotent: later chunks append
     keys, payloads = stream_records(world.events, world.poison_at)
     for i in range(0, len(keys), chunk):
         step(f"events {i + 1:,}-{min(i + chunk, len(keys)):,} of {len(keys):,}")
