@@ -6,6 +6,7 @@ run stops before silver (so silver/gold never mix fresh and stale inputs) and is
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -59,24 +60,18 @@ class RunResult:
 def _bronze_stages(settings: Settings) -> list[tuple[str, str, Callable[[Context, StageRecord], None]]]:
     """(stage name, table id, function) for every bronze source."""
     stages: list[tuple[str, str, Callable[[Context, StageRecord], None]]] = []
-    crm_holder: dict[str, CrmDatabase] = {}
 
+    @functools.cache  # connect lazily, once: a stage that never runs never opens its source
     def crm() -> CrmDatabase:
-        if "db" not in crm_holder:
-            pw = settings.crm.password.get_secret_value() if settings.crm.password else None
-            crm_holder["db"] = CrmDatabase(settings.crm_url, pw)
-        return crm_holder["db"]
+        pw = settings.crm.password.get_secret_value() if settings.crm.password else None
+        return CrmDatabase(settings.crm_url, pw)
+
+    @functools.cache
+    def store() -> Any:
+        return open_object_store(settings)
 
     for table_id in CRM_TABLES:
-        stages.append((f"{table_id}", table_id,
-                       lambda ctx, rec, t=table_id: ingest_crm(ctx, crm(), t, rec)))
-    store_holder: dict[str, Any] = {}
-
-    def store() -> Any:
-        if "s" not in store_holder:
-            store_holder["s"] = open_object_store(settings)
-        return store_holder["s"]
-
+        stages.append((table_id, table_id, lambda ctx, rec, t=table_id: ingest_crm(ctx, crm(), t, rec)))
     for src in FILE_SOURCES:
         stages.append((src.table_id, src.table_id,
                        lambda ctx, rec, s=src: _ingest_files(ctx, store(), s, rec)))

@@ -146,9 +146,8 @@ def ingest_source(ctx: Any, store: ObjectStore, src: FileSource, rec: StageRecor
             lake.append(src.table_id, pa.table(mb.columns) if mb.rows else spec.schema().empty_table(),
                         txns=mb.txns)
         for obj, batch, n_good, n_bad in mb.files:
-            if n_good >= 0:
-                store.copy(obj.key, f"validated/{obj.key}")
-                ledger_rows.append(_ledger(obj, src, "SUCCESS", n_good, n_bad, batch, run_id, None))
+            store.copy(obj.key, f"validated/{obj.key}")
+            ledger_rows.append(_ledger(obj, src, "SUCCESS", n_good, n_bad, batch, run_id, None))
         # The ledger is written after the rows: if this run dies first, the app transactions tell
         # the next run these files are done ("recovered").
         lake.merge(LEDGER, pa.Table.from_pylist(ledger_rows, schema=catalog.get(LEDGER).schema()))
