@@ -85,14 +85,7 @@ def generate(
     if day:
         with _spinner(f"generating day {day}") as step:
             entry = day_from_settings(s, day, step=step)
-        t = Table(title=f"day {day}")
-        t.add_column("what")
-        t.add_column("count", justify="right")
-        for k, v in sorted(entry["counts"].items()):
-            t.add_row(k, f"{v:,}")
-        for k, v in sorted(entry["defects"].items()):
-            t.add_row(f"[yellow]defect[/] {k}", f"{v:,}")
-        console.print(t)
+        _print_counts(f"day {day}", entry["counts"], entry["defects"])
         return
     with _spinner(f"generating scale {scale or s.generator.scale}") as step:
         man = generate_from_settings(s, scale, seed, force, step=step)
@@ -100,12 +93,17 @@ def generate(
 
 
 def _print_manifest(man: Any) -> None:
-    t = Table(title=f"generated (scale {man.scale}, seed {man.seed})")
+    _print_counts(f"generated (scale {man.scale}, seed {man.seed})", man.counts, man.defects)
+
+
+def _print_counts(title: str, counts: dict[str, int], defects: dict[str, int]) -> None:
+    """What a generation wrote and which defects it injected, as one table."""
+    t = Table(title=title)
     t.add_column("what")
     t.add_column("count", justify="right")
-    for k, v in sorted(man.counts.items()):
+    for k, v in sorted(counts.items()):
         t.add_row(k, f"{v:,}")
-    for k, v in sorted(man.defects.items()):
+    for k, v in sorted(defects.items()):
         t.add_row(f"[yellow]defect[/] {k}", f"{v:,}")
     console.print(t)
 

@@ -34,9 +34,10 @@ def ingest_stream(ctx: Any, stream: EventStream, rec: StageRecord, max_batches: 
     limit = ctx.settings.stream.batch_records
     batches = 0
     expected: dict[str, tuple[str, int]] = {}
+    # Read the committed checkpoint once; afterwards this loop's own commits carry it forward.
+    all_meta = lake.last_metadata(TABLE, CHECKPOINT_KEY) or {}
+    positions = dict(all_meta.get(stream.name, {}))
     while max_batches is None or batches < max_batches:
-        all_meta = lake.last_metadata(TABLE, CHECKPOINT_KEY) or {}
-        positions = dict(all_meta.get(stream.name, {}))
         rows: dict[str, list[Any]] = {}
         batch_expected: dict[str, tuple[str, int]] = {}
         for shard in stream.shards():
