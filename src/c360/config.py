@@ -179,6 +179,8 @@ class GeneratorConfig(_Section):
     mess: MessRates = Field(default_factory=MessRates)
     chunk_customers: int = Field(250_000, ge=1_000, description="Persons built in memory at once; bigger "
                                  "worlds are written chunk by chunk (~4 GB of memory per 250k).")
+    workers: int = Field(2, ge=1, le=64, description="Chunks built at once (threads: numpy, Arrow and DuckDB "
+                         "release the GIL); memory grows with it.")
 
 
 class QualityConfig(_Section):

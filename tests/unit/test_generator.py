@@ -175,6 +175,11 @@ def test_a_world_too_big_for_memory_is_refused_before_any_work(monkeypatch: pyte
 
     monkeypatch.setattr(psutil, "virtual_memory", lambda: Mem())
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(C360Error, match=r"scale M needs about 4 GiB of memory; 2 GiB is available"):
-        generate_from_settings(load_settings(home=tmp_path / "h"), "M")
+    from c360.sources.generator import BYTES_PER_CUSTOMER
+
+    s = load_settings(home=tmp_path / "h")
+    # memory is bounded by the chunks built at once: workers x chunk_customers persons
+    need = s.generator.workers * s.generator.chunk_customers * BYTES_PER_CUSTOMER / 2**30
+    with pytest.raises(C360Error, match=rf"scale M needs about {need:.0f} GiB of memory; 2 GiB is available"):
+        generate_from_settings(s, "M")
     assert not (tmp_path / "h").exists()  # nothing was written

@@ -31,19 +31,23 @@ def _sql_type(t: pa.DataType, values: pa.ChunkedArray) -> sa.types.TypeEngine:
     return sa.Text() if (longest or 0) > 255 else sa.String(255)
 
 
-def _sqlite_values(col: pa.Array) -> list[Any]:
-    """Python values for SQLite in SQLAlchemy's storage format (DATETIME as text with microseconds)."""
+def _sqlite_column(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A column in SQLAlchemy's SQLite storage format (DATETIME as text with microseconds,
+    DATE as text, BOOLEAN as 0/1), so bulk-loaded rows read and compare like ORM-written ones."""
     t = col.type
     if pa.types.is_dictionary(t):
-        col, t = col.dictionary_decode(), t.value_type
-    if pa.types.is_timestamp(t):
-        # at microsecond unit %S prints SS.ffffff, which is SQLAlchemy's SQLite DATETIME text
-        col = pa.compute.strftime(col.cast(pa.timestamp("us")), format="%Y-%m-%d %H:%M:%S")
-    elif pa.types.is_date(t):
-        col = pa.compute.strftime(col, format="%Y-%m-%d")
-    elif pa.types.is_boolean(t):
-        col = col.cast(pa.int8())
-    return col.to_pylist()
+        col, t = col.cast(t.value_type), t.value_type
+    if pa.types.is_timestamp(t) and t.tz is None:
+        # a naive microsecond timestamp casts to 'YYYY-MM-DD HH:MM:SS.ffffff' (a cast, several
+        # times faster than strftime), which is SQLAlchemy's SQLite DATETIME text
+        return col.cast(pa.timestamp("us")).cast(pa.string())
+    if pa.types.is_timestamp(t):  # at microsecond unit %S prints SS.ffffff
+        return pa.compute.strftime(col.cast(pa.timestamp("us")), format="%Y-%m-%d %H:%M:%S")
+    if pa.types.is_date(t):
+        return col.cast(pa.string())
+    if pa.types.is_boolean(t):
+        return col.cast(pa.int8())
+    return col
 
 
 class CrmDatabase:
@@ -92,14 +96,18 @@ class CrmDatabase:
         finally:
             server.dispose()
 
-    def replace_table(self, name: str, data: pa.Table, primary_key: str, chunk_rows: int = 20_000) -> None:
-        """Drop and re-create ``name`` with ``data``, column types from its Arrow schema."""
+    def replace_table(self, name: str, data: pa.Table, primary_key: str, chunk_rows: int = 20_000,
+                      index: bool = True) -> None:
+        """Drop and re-create ``name`` with ``data``, column types from its Arrow schema.
+
+        ``index=False`` leaves out the watermark index (``index_table`` adds it), for a bulk load
+        that appends more rows first: building it once at the end beats growing it row by row.
+        """
         meta = sa.MetaData()
         cols = [sa.Column(f.name, _sql_type(f.type, data.column(f.name)), primary_key=(f.name == primary_key))
                 for f in data.schema]
         table = sa.Table(name, meta, *cols)
-        if "updated_at" in data.column_names:  # incremental extracts filter and sort on it
-            sa.Index(f"ix_{name}_updated", table.c.updated_at, table.c[primary_key])
+        table.indexes.clear()  # built after the load: one sort instead of a b-tree insert per row
         try:
             self.ensure_database()
             with self.engine.begin() as c:
@@ -109,24 +117,32 @@ class CrmDatabase:
                     for batch in data.to_batches(chunk_rows):
                         c.execute(table.insert(), batch.to_pylist())
             if self.url.drivername.startswith("sqlite"):
-                self._sqlite_bulk_insert(name, data, chunk_rows)
+                self._sqlite_bulk_insert(name, data)
         except sa.exc.SQLAlchemyError as e:
             raise self._fail(e, f"writing table {name}") from e
+        if index:
+            self.index_table(name, primary_key)
 
-    def _sqlite_bulk_insert(self, name: str, data: pa.Table, chunk_rows: int) -> None:
-        """SQLite bulk load through the DB-API with tuples (several times faster than ORM-style
-        executemany), values stored exactly as SQLAlchemy stores them so reads and watermark
-        comparisons behave the same."""
-        cols = ", ".join(f'"{c}"' for c in data.column_names)
-        sql = f'INSERT INTO "{name}" ({cols}) VALUES ({", ".join("?" * data.num_columns)})'
-        raw = self.engine.raw_connection()
+    def index_table(self, name: str, primary_key: str) -> None:
+        """Add the (updated_at, key) index incremental extracts filter and sort on, if missing."""
         try:
-            cur = raw.cursor()
-            for batch in data.to_batches(chunk_rows):
-                cur.executemany(sql, zip(*(_sqlite_values(col) for col in batch.columns), strict=True))
-            raw.commit()
-        finally:
-            raw.close()
+            table = sa.Table(name, sa.MetaData(), autoload_with=self.engine)
+            if "updated_at" in table.c:
+                with self.engine.begin() as c:
+                    sa.Index(f"ix_{name}_updated", table.c.updated_at, table.c[primary_key]).create(c, checkfirst=True)
+        except sa.exc.SQLAlchemyError as e:
+            raise self._fail(e, f"indexing table {name}") from e
+
+    def _sqlite_bulk_insert(self, name: str, data: pa.Table) -> None:
+        """SQLite bulk load from Arrow through ADBC (columnar, in C: ~4x faster than DB-API
+        executemany, docs/benchmarks.md), into the table SQLAlchemy created."""
+        import adbc_driver_sqlite.dbapi as adbc_sqlite
+
+        out = pa.table({c: _sqlite_column(data.column(c)) for c in data.column_names})
+        with adbc_sqlite.connect(self.url.database) as conn:
+            with conn.cursor() as cur:
+                cur.adbc_ingest(name, out, mode="append")
+            conn.commit()
 
     def read_table(self, name: str) -> pa.Table:
         """A whole table as Arrow (the generator's incremental days read the current state)."""
@@ -142,6 +158,9 @@ class CrmDatabase:
 
     def insert_rows(self, name: str, data: pa.Table, chunk_rows: int = 20_000) -> None:
         """Append rows to an existing table."""
+        if self.url.drivername.startswith("sqlite"):
+            self._sqlite_bulk_insert(name, data)
+            return
         table = sa.Table(name, sa.MetaData(), autoload_with=self.engine)
         with self.engine.begin() as c:
             for batch in data.to_batches(chunk_rows):

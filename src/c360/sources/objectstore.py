@@ -31,7 +31,7 @@ class ObjectStore(ABC):
     def get(self, key: str) -> bytes: ...
 
     @abstractmethod
-    def put(self, key: str, data: bytes) -> None: ...
+    def put(self, key: str, data: bytes | memoryview) -> None: ...
 
     def copy(self, src: str, dst: str) -> None:
         self.put(dst, self.get(src))
@@ -60,7 +60,7 @@ class LocalObjectStore(ObjectStore):
     def get(self, key: str) -> bytes:
         return (self.root / key).read_bytes()
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key: str, data: bytes | memoryview) -> None:
         p = self.root / key
         p.parent.mkdir(parents=True, exist_ok=True)
         tmp = p.with_name(f".{p.name}.tmp")
@@ -132,7 +132,7 @@ class S3ObjectStore(ObjectStore):
                    Config=self.transfer)
         return buf.getvalue()
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key: str, data: bytes | memoryview) -> None:
         self._call(f"writing {key}", self.client.upload_fileobj, io.BytesIO(data), self.bucket, self._key(key),
                    Config=self.transfer)
 

@@ -9,12 +9,23 @@ log/Kinesis/Kafka). The manifest counts every entity and every injected defect; 
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+import pyarrow as pa
 
 from c360.sources.crm import CrmDatabase
 from c360.sources.generator.day import generate_day
 from c360.sources.generator.world import Manifest, World, build_world
-from c360.sources.generator.writers import Step, stream_records, write_crm, write_files, write_stream
+from c360.sources.generator.writers import (
+    Step,
+    put_stream,
+    stream_records,
+    write_crm,
+    write_files,
+    write_stream,
+)
 from c360.sources.objectstore import ObjectStore
 from c360.sources.stream import EventStream
 
@@ -44,30 +55,52 @@ def write_world(world: World, crm: CrmDatabase, store: ObjectStore, stream: Even
 
 def generate(n_customers: int, seed: int, crm: CrmDatabase, store: ObjectStore, stream: EventStream,
              shards: int = 2, start: str = "2024-01-01", days: int = 365, rates: Any = None,
-             scale: str = "custom", step: Step = lambda s: None, chunk_customers: int = CHUNK_CUSTOMERS) -> Manifest:
+             scale: str = "custom", step: Step = lambda s: None, chunk_customers: int = CHUNK_CUSTOMERS,
+             workers: int = 2) -> Manifest:
     """Build the world and write it into the CRM, the object store and the stream.
 
     Worlds larger than ``chunk_customers`` are built and written chunk by chunk, so memory stays
-    bounded by the chunk (scale L fits); the manifest is written last, for the whole world.
+    bounded by ``workers`` chunks (scale L fits). Up to ``workers`` chunks are built at once in
+    threads, each writing its own part files; the CRM rows and stream records, whose order is
+    part of the output, are written by this thread in chunk order, so the result is the same
+    for any number of workers. The manifest is written last, for the whole world.
     """
     chunks = max(1, -(-n_customers // chunk_customers))
-    total = Manifest(seed=seed, scale=scale, start_date=start, days=days)
-    for c in range(chunks):
+    workers = max(1, min(workers, chunks))
+    threads = 1 if workers > 1 else None
+    lock = threading.Lock()
+
+    def say(s: str) -> None:
+        with lock:
+            step(s)
+
+    def build(c: int) -> tuple[World, pa.Array, pa.Array]:
         lo = c * chunk_customers
-        n_c = min(chunk_customers, n_customers - lo)
         where = f" (chunk {c + 1} of {chunks})" if chunks > 1 else ""
-        step(f"building the company in memory{where}")
-        world = build_world(n_c, seed, start, days, rates, scale, chunk=c, person_offset=lo, total=n_customers)
-        part = f"-part{c:03d}" if chunks > 1 else ""
-        write_crm(world, crm, step, append=c > 0)
-        write_files(world, store, step, part)
-        write_stream(world, stream, shards, step)
-        for k, v in world.manifest.counts.items():
-            total.add("counts", k, v)
-        for k, v in world.manifest.defects.items():
-            total.add("defects", k, v)
-        total.files += world.manifest.files
-        del world  # free the chunk before building the next one
+        say(f"building the company in memory{where}")
+        world = build_world(min(chunk_customers, n_customers - lo), seed, start, days, rates, scale, chunk=c,
+                            person_offset=lo, total=n_customers)
+        write_files(world, store, say, f"-part{c:03d}" if chunks > 1 else "", threads)
+        keys, payloads = stream_records(world.events, world.poison_at, threads)
+        return world, keys, payloads
+
+    total = Manifest(seed=seed, scale=scale, start_date=start, days=days)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="c360-generate")
+    try:
+        pending = {c: pool.submit(build, c) for c in range(workers)}
+        for c in range(chunks):
+            world, keys, payloads = pending.pop(c).result()
+            write_crm(world, crm, say, append=c > 0, last=c == chunks - 1)
+            put_stream(stream, shards, keys, payloads, say)
+            for bucket in ("counts", "defects"):
+                for k, v in getattr(world.manifest, bucket).items():
+                    total.add(bucket, k, v)
+            total.files += world.manifest.files
+            del world, keys, payloads  # free the chunk before building another
+            if c + workers < chunks:
+                pending[c + workers] = pool.submit(build, c + workers)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     store.put(MANIFEST_KEY, manifest_json(total).encode())
     return total
 
@@ -98,7 +131,8 @@ def _check_memory(n_customers: int, scale: str) -> None:
     if need > 0.9 * have:
         raise C360Error(
             f"scale {scale} needs about {need / 2**30:.0f} GiB of memory; {have / 2**30:.0f} GiB is available",
-            where="generator", fix="lower generator.chunk_customers (memory is bounded by one chunk)")
+            where="generator", fix="lower generator.chunk_customers or generator.workers (memory is bounded by "
+            "workers x chunk)")
 
 
 def generate_from_settings(settings: Any, scale: str | None = None, seed: int | None = None,
@@ -110,16 +144,17 @@ def generate_from_settings(settings: Any, scale: str | None = None, seed: int | 
     if scale not in SCALES:
         raise C360Error(f"unknown scale {scale!r}", fix=f"use one of {', '.join(SCALES)}")
     seed = settings.generator.seed if seed is None else seed
-    _check_memory(min(SCALES[scale], g_chunk(settings)), scale)
+    g = settings.generator
+    _check_memory(min(SCALES[scale], g_chunk(settings) * g.workers), scale)
     crm, store, stream = _endpoints(settings)
     if store.list(MANIFEST_KEY) and not force:
         raise C360Error("the sources already hold a generated company", where=store.url,
                         fix="use --force to replace it (the lake keeps what it ingested)")
     if force:  # a fresh stream: appending a second world would duplicate every event
         stream.delete()
-    g = settings.generator
     return generate(SCALES[scale], seed, crm, store, stream, shards=settings.stream.shards, start=g.start_date,
-                    days=g.days, rates=g.mess, scale=scale, step=step, chunk_customers=g_chunk(settings))
+                    days=g.days, rates=g.mess, scale=scale, step=step, chunk_customers=g_chunk(settings),
+                    workers=g.workers)
 
 
 def g_chunk(settings: Any) -> int:

@@ -34,8 +34,10 @@ CRM_TABLES = {  # CRM table -> primary key
 XML_CHUNK = 5000
 
 
-def write_crm(world: World, crm: CrmDatabase, step: Step = lambda s: None, append: bool = False) -> None:
-    """Normalised CRM tables with keys and updated_at (``append``: a later chunk of the same world)."""
+def write_crm(world: World, crm: CrmDatabase, step: Step = lambda s: None, append: bool = False,
+              last: bool = True) -> None:
+    """Normalised CRM tables with keys and updated_at (``append``: a later chunk of the same world;
+    indexes are built after the ``last`` chunk)."""
     for name, pk in CRM_TABLES.items():
         if name not in world.tables:  # the catalog comes with the first chunk only
             continue
@@ -43,7 +45,10 @@ def write_crm(world: World, crm: CrmDatabase, step: Step = lambda s: None, appen
         if append:
             crm.insert_rows(name, world.tables[name])
         else:
-            crm.replace_table(name, world.tables[name], pk)
+            crm.replace_table(name, world.tables[name], pk, index=False)
+    if last:
+        for name, pk in CRM_TABLES.items():
+            crm.index_table(name, pk)
 
 
 def _groups(t: pa.Table, key: str) -> Iterator[tuple[str, pa.Table]]:
@@ -60,8 +65,9 @@ def _groups(t: pa.Table, key: str) -> Iterator[tuple[str, pa.Table]]:
 class _Json:
     """JSON through one DuckDB connection (fast, ordered, deterministic)."""
 
-    def __init__(self) -> None:
-        self.con = duckdb.connect()
+    def __init__(self, threads: int | None = None) -> None:
+        # one thread when chunks render in parallel: to_json gains little from a second one
+        self.con = duckdb.connect(config={"threads": threads} if threads else {})
 
     def lines(self, t: pa.Table) -> pa.LargeStringArray:
         """One newline-terminated JSON object per row, as one Arrow string array."""
@@ -76,7 +82,7 @@ class _Json:
         self.con.close()
 
 
-def _partitions(js: _Json, t: pa.Table, ts_col: str, unit: str) -> Iterator[tuple[str, bytes]]:
+def _partitions(js: _Json, t: pa.Table, ts_col: str, unit: str) -> Iterator[tuple[str, memoryview]]:
     """JSON-lines bodies of ``t`` grouped by the ``unit`` ("M" or "D") of a timestamp column."""
     keys = t.column(ts_col).to_numpy().astype(f"datetime64[{unit}]")
     if len(keys) and np.any(keys[1:] < keys[:-1]):
@@ -95,17 +101,18 @@ def _csv(t: pa.Table) -> bytes:
     return buf.getvalue()
 
 
-def write_files(world: World, store: ObjectStore, step: Step = lambda s: None, part: str = "") -> None:
+def write_files(world: World, store: ObjectStore, step: Step = lambda s: None, part: str = "",
+                threads: int | None = None) -> None:
     """Purchases (monthly JSON lines), payment logs (daily, partitioned), feedback and surveys
     (monthly CSV), partner profiles (XML) and the truth table. ``part`` ("-part003") names one
     chunk's files when a big world is written in chunks, like a Spark job's part files."""
     man, tb = world.manifest, world.tables
-    js = _Json()
+    js = _Json(threads)
     try:
         for i, (m, body) in enumerate(_partitions(js, tb["order_lines"], "order_ts", "M")):
             step(f"purchases {m}")
             if i == 0 and world.malformed_files:  # one broken line: a truncated record
-                body += b'{"order_id": "O9999999999", "line_no": 1, "customer_id": \n'
+                body = memoryview(bytes(body) + b'{"order_id": "O9999999999", "line_no": 1, "customer_id": \n')
                 man.defects["purchases_malformed_json_line"] = 1
             _put(store, f"purchases/year={m[:4]}/month={m[5:7]}/purchases-{m}{part}.jsonl", body, man)
         for d, body in _partitions(js, tb["payments"], "paid_at", "D"):
@@ -148,15 +155,15 @@ def write_files(world: World, store: ObjectStore, step: Step = lambda s: None, p
     store.put(f"_truth/truth{part}.parquet", buf.getvalue())
 
 
-def _put(store: ObjectStore, key: str, body: bytes, man: object) -> None:
+def _put(store: ObjectStore, key: str, body: bytes | memoryview, man: object) -> None:
     store.put(key, body)
     man.files.append(key)  # type: ignore[attr-defined]
 
 
-def stream_records(events: pa.Table, poison_at: np.ndarray) -> tuple[pa.Array, pa.Array]:
+def stream_records(events: pa.Table, poison_at: np.ndarray, threads: int | None = None) -> tuple[pa.Array, pa.Array]:
     """(partition keys, newline-terminated payloads) in delivery order, with poison records
     (not JSON) slipped in before the positions ``poison_at``."""
-    js = _Json()
+    js = _Json(threads)
     try:
         payloads = js.lines(events)
     finally:
@@ -171,11 +178,15 @@ def stream_records(events: pa.Table, poison_at: np.ndarray) -> tuple[pa.Array, p
     return keys, payloads
 
 
-def write_stream(world: World, stream: EventStream, shards: int, step: Step = lambda s: None,
-                 chunk: int = 500_000) -> None:
+def write_stream(world: World, stream: EventStream, shards: int, step: Step = lambda s: None) -> None:
     """Clickstream and social events as JSON records keyed by cookie id."""
+    put_stream(stream, shards, *stream_records(world.events, world.poison_at), step=step)
+
+
+def put_stream(stream: EventStream, shards: int, keys: pa.Array, payloads: pa.Array, step: Step = lambda s: None,
+               chunk: int = 500_000) -> None:
+    """Append rendered stream records (``stream_records``) in their delivery order."""
     stream.create(shards)  # idempotent: later chunks append
-    keys, payloads = stream_records(world.events, world.poison_at)
     for i in range(0, len(keys), chunk):
         step(f"events {i + 1:,}-{min(i + chunk, len(keys)):,} of {len(keys):,}")
         stream.put_lines(keys[i:i + chunk], payloads.slice(i, chunk))
