@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+import pyarrow as pa
 import pytest
 
 from c360 import catalog
@@ -11,8 +14,9 @@ SRC = {s.name: s for s in FILE_SOURCES}
 
 def test_jsonl_bad_line_is_rejected_with_line_number() -> None:
     body = b'{"order_id": "O1", "line_no": 1}\n{"order_id": \n\n{"order_id": "O2", "line_no": 2}\n'
-    recs, bad = parse(SRC["purchases"], "p.jsonl", body)
-    assert [loc for loc, _ in recs] == ["p.jsonl:1", "p.jsonl:4"]
+    good, bad = parse(SRC["purchases"], "p.jsonl", body)
+    assert good["__locator"].to_pylist() == ["p.jsonl:1", "p.jsonl:4"]
+    assert good["order_id"].to_pylist() == ["O1", "O2"] and good["line_no"].to_pylist() == [1, 2]
     assert len(bad) == 1 and bad[0].locator == "p.jsonl:2" and bad[0].rule == "json_parse"
     assert bad[0].raw == '{"order_id": '
 
@@ -25,8 +29,8 @@ def test_csv_wrong_header_rejects_the_file() -> None:
 
 def test_csv_extra_field_is_a_bad_row() -> None:
     body = b"feedback_id,customer_id,rating,comment,submitted_at\nF1,1,5,ok,2024-01-01\nF2,1,5,a,b,c\n"
-    recs, bad = parse(SRC["feedback"], "f.csv", body)
-    assert len(recs) == 1 and bad[0].rule == "csv_field_count" and bad[0].locator == "f.csv:3"
+    good, bad = parse(SRC["feedback"], "f.csv", body)
+    assert good.num_rows == 1 and bad[0].rule == "csv_field_count" and bad[0].locator == "f.csv:3"
 
 
 def test_truncated_xml_rejects_the_file() -> None:
@@ -37,8 +41,10 @@ def test_truncated_xml_rejects_the_file() -> None:
 
 def test_xml_records() -> None:
     body = b"<profiles><profile><profile_id>A</profile_id><email>a@x.io</email></profile></profiles>"
-    recs, bad = parse(SRC["partner_profiles"], "x.xml", body)
-    assert recs == [("x.xml#1", {"profile_id": "A", "email": "a@x.io"})] and not bad
+    good, bad = parse(SRC["partner_profiles"], "x.xml", body)
+    row = good.to_pylist()[0]
+    assert row["__locator"] == "x.xml#1" and row["profile_id"] == "A" and row["email"] == "a@x.io"
+    assert row["phone"] is None and not bad
 
 
 def test_validate_types_and_keys() -> None:
@@ -54,3 +60,79 @@ def test_validate_types_and_keys() -> None:
     rules = {b.locator: b.rule for b in bad}
     assert rules == {"l2": "type:customer_id", "l3": "primary_key_present", "l4": "record_is_object",
                      "l5": "type:line_no"}
+
+
+# One battery of values, judged by every validation path: per record (CRM), DuckDB over JSON
+# lines, DuckDB over a file it reads itself, DuckDB over text fields (CSV/XML).
+CASES = [  # (line_no value as JSON, accepted value or None if rejected)
+    ("1", 1), ('"7"', 7), ('" 8 "', 8), ("2.0", 2), ("1e3", 1000), ("1.5", None), ('"1.5"', None),
+    ("true", None), ('"x"', None), ('{"a": 1}', None), ("12345678901234567", 12345678901234567),
+    ('"1e3"', 1000), ('"nan"', None), ('""', "missing"), ("null", "missing"),
+]
+
+
+def _lines() -> bytes:
+    return "".join(f'{{"order_id": "O{i}", "line_no": {v}, "amount": "2.5"}}\n'
+                   for i, (v, _) in enumerate(CASES)).encode()
+
+
+def _expected() -> tuple[list[str], list[str]]:
+    good = [f"O{i}" for i, (_, ok) in enumerate(CASES) if ok is not None and ok != "missing"]
+    bad = [f"O{i}" for i, (_, ok) in enumerate(CASES) if ok is None or ok == "missing"]
+    return good, bad
+
+
+def test_every_validation_path_judges_values_alike(tmp_path: Path) -> None:
+    import json
+
+    from c360.lake.bronze.columnar import json_lines, validate_json_file, validate_table
+
+    spec = catalog.get("bronze.purchases")
+    want_good, want_bad = _expected()
+    want_values = [ok for _, ok in CASES if ok is not None and ok != "missing"]
+    body = _lines()
+    # per record
+    recs = [(f"r{i}", json.loads(line)) for i, line in enumerate(body.decode().splitlines())]
+    g, b = validate(recs, spec, "s")
+    assert g["order_id"] == want_good and g["line_no"] == want_values
+    assert [r.raw for r in b] == [json.dumps(json.loads(line), sort_keys=True)
+                                  for line in body.decode().splitlines() if json.loads(line)["order_id"] in want_bad]
+    # DuckDB over lines
+    numbers, lines = json_lines(body)
+    g2, b2 = validate_table(pa.table({"__locator": pa.array([str(n) for n in numbers.to_pylist()]),
+                                      "__raw": lines}), spec, "s", "lines")
+    # DuckDB over the file
+    f = tmp_path / "p.jsonl"
+    f.write_bytes(body)
+    g3, b3 = validate_json_file(str(f), spec, "s")
+    # text fields (as CSV gives them): JSON strings unquoted, numbers as written
+    texts = [json.loads(line) for line in body.decode().splitlines()]
+    raw = pa.table({"__locator": pa.array([str(i) for i in range(len(texts))]),
+                    "order_id": [t["order_id"] for t in texts],
+                    "line_no": [t["line_no"] if isinstance(t["line_no"], str | None) else json.dumps(t["line_no"])
+                                for t in texts],
+                    "amount": [t["amount"] for t in texts]})
+    g4, b4 = validate_table(raw, spec, "s", "text")
+    for good, bad in ((g2, b2), (g3, b3), (g4, b4)):
+        assert good["order_id"].to_pylist() == want_good and good["line_no"].to_pylist() == want_values
+        assert good["amount"].to_pylist() == [2.5] * len(want_good)
+        # a value that does not fit is a type error; no value at all is a missing key (line_no is one)
+        assert [r.rule for r in bad] == [r.rule for r in b] == [
+            "type:line_no" if ok is None else "primary_key_present" for _, ok in CASES if ok in (None, "missing")]
+        assert all("expected an integer" in r.reason for r in bad if r.rule == "type:line_no")
+
+
+def test_file_fast_path_and_line_path_agree_and_name_lines(tmp_path: Path) -> None:
+    """A clean file goes through DuckDB's reader; one broken line sends the file line by line.
+    Either way the same good rows land and a bad value is named by its line."""
+    body = b'{"order_id": "O1", "line_no": 1}\n\n{"order_id": "O2", "line_no": "x"}\n{"order_id": "O3", "line_no": 3}\n'
+    f = tmp_path / "p.jsonl"
+    f.write_bytes(body)
+    fast_good, fast_bad = parse(SRC["purchases"], "p.jsonl", body, str(f))
+    broken = body + b'{"order_id": \n'
+    f.write_bytes(broken)
+    slow_good, slow_bad = parse(SRC["purchases"], "p.jsonl", broken, str(f))
+    assert fast_good.drop_columns(["__locator"]).equals(slow_good.drop_columns(["__locator"]))
+    assert [(b.locator, b.rule) for b in fast_bad] == [("p.jsonl:3", "type:line_no")]
+    assert fast_bad[0].raw == '{"order_id": "O2", "line_no": "x"}'
+    assert [(b.locator, b.rule) for b in slow_bad] == [("p.jsonl:3", "type:line_no"), ("p.jsonl:5", "json_parse")]

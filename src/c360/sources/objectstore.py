@@ -30,6 +30,11 @@ class ObjectStore(ABC):
     @abstractmethod
     def get(self, key: str) -> bytes: ...
 
+    def local_path(self, key: str) -> str | None:
+        """A filesystem path to the object when the store is local (readers can then open it
+        themselves), else None."""
+        return None
+
     @abstractmethod
     def put(self, key: str, data: bytes | memoryview) -> None: ...
 
@@ -59,6 +64,9 @@ class LocalObjectStore(ObjectStore):
 
     def get(self, key: str) -> bytes:
         return (self.root / key).read_bytes()
+
+    def local_path(self, key: str) -> str | None:
+        return str(self.root / key)
 
     def put(self, key: str, data: bytes | memoryview) -> None:
         p = self.root / key

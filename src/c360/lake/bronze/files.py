@@ -11,15 +11,20 @@ import csv
 import hashlib
 import io
 import json
+import os
+import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 from lxml import etree
 
 from c360 import catalog
+from c360.lake.bronze.columnar import json_lines, validate_json_file, validate_json_files, validate_table
 from c360.lake.bronze.reconcile import reconcile
-from c360.lake.bronze.records import source_columns, validate
+from c360.lake.bronze.records import source_columns
 from c360.lake.quarantine import Rejected, quarantine
 from c360.ops.audit import StageRecord, now
 from c360.sources.objectstore import ObjectInfo, ObjectStore
@@ -55,44 +60,105 @@ class FileRejected(Exception):
         self.rule, self.reason = rule, reason
 
 
-def parse(src: FileSource, key: str, body: bytes) -> tuple[list[tuple[str, Any]], list[Rejected]]:
-    """Records of one file as (locator, dict) pairs, plus records that could not be parsed."""
-    records: list[tuple[str, Any]] = []
-    bad: list[Rejected] = []
-    if src.format == "jsonl":
-        for i, line in enumerate(body.split(b"\n"), start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append((f"{key}:{i}", json.loads(line)))
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                bad.append(Rejected(key, f"{key}:{i}", "json_parse", f"line {i} is not valid JSON: {e}",
-                                    line.decode("utf-8", "replace")))
-    elif src.format == "csv":
+def parse(src: FileSource, key: str, body: bytes | memoryview, path: str | None = None,
+          con: duckdb.DuckDBPyConnection | None = None) -> tuple[pa.Table, list[Rejected]]:
+    """Validated rows of one file (typed, source columns) and its rejected records, columnar.
+
+    JSON lines: DuckDB reads the file itself (``path``, or a temporary copy of ``body``); a file
+    with a line that is not a JSON object is read again line by line, so each bad line is named.
+    CSV and XML: parsed in Python (small files), validated in DuckDB.
+    """
+    spec = catalog.get(src.table_id)
+    own = con is None
+    con = con or duckdb.connect()  # one connection per ingest: a new one per file costs ~10 ms
+    try:
+        if src.format == "jsonl":
+            return _parse_jsonl(con, spec, key, body, path)
+        if src.format == "csv":
+            return _parse_csv(con, spec, key, body)
+        return _parse_xml(con, src, spec, key, body)
+    finally:
+        if own:
+            con.close()
+
+
+def _parse_xml(con: duckdb.DuckDBPyConnection, src: FileSource, spec: catalog.TableSpec, key: str,
+               body: bytes | memoryview) -> tuple[pa.Table, list[Rejected]]:
+    try:
+        root = etree.fromstring(bytes(body), etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError as e:
+        raise FileRejected("xml_parse", f"not well-formed XML: {e}") from None
+    names = [n for n, _ in source_columns(spec)]
+    cols: dict[str, list[Any]] = {n: [] for n in names}
+    locs = []
+    for i, el in enumerate(root.iter(src.record_tag), start=1):
+        fields = {child.tag: child.text for child in el}
+        for n in names:
+            cols[n].append(fields.get(n))
+        locs.append(f"{key}#{i}")
+    raw = pa.table({"__locator": pa.array(locs, pa.string()), **{n: pa.array(v, pa.string()) for n, v in cols.items()}})
+    return validate_table(raw, spec, key, "text", con)
+
+
+def _parse_jsonl(con: duckdb.DuckDBPyConnection, spec: catalog.TableSpec, key: str, body: bytes | memoryview,
+                 path: str | None) -> tuple[pa.Table, list[Rejected]]:
+    tmp = None
+    try:
+        if path is None:  # an object store without local files: DuckDB reads a temporary copy
+            fd, tmp = tempfile.mkstemp(suffix=".jsonl")
+            with os.fdopen(fd, "wb") as f:
+                f.write(body)
         try:
-            text = body.decode("utf-8-sig")
+            good, bad = validate_json_file(path or tmp or "", spec, key, con)
+        except (duckdb.Error, pa.ArrowException, OSError):  # errors surface through Arrow's reader too
+            bad = None
+    finally:
+        if tmp:
+            os.unlink(tmp)
+    if bad is None:  # a line is not a JSON object: go line by line to name it
+        try:
+            numbers, lines = json_lines(body)
         except UnicodeDecodeError as e:
             raise FileRejected("utf8", f"not UTF-8 text: {e}") from None
-        reader = csv.DictReader(io.StringIO(text))
-        expected = {n for n, _ in source_columns(catalog.get(src.table_id))}
-        header = set(reader.fieldnames or [])
-        if header != expected:
-            missing, extra = sorted(expected - header), sorted(header - expected)
-            raise FileRejected("csv_header", f"wrong CSV header: missing {missing}, unexpected {extra}")
-        for i, row in enumerate(reader, start=2):
-            if None in row:  # more fields than the header
-                bad.append(Rejected(key, f"{key}:{i}", "csv_field_count",
-                                    f"line {i} has more fields than the header", json.dumps(row, default=str)))
-                continue
-            records.append((f"{key}:{i}", row))
-    else:
-        try:
-            root = etree.fromstring(body, etree.XMLParser(resolve_entities=False, no_network=True))
-        except etree.XMLSyntaxError as e:
-            raise FileRejected("xml_parse", f"not well-formed XML: {e}") from None
-        for i, el in enumerate(root.iter(src.record_tag), start=1):
-            records.append((f"{key}#{i}", {child.tag: child.text for child in el}))
-    return records, bad
+        locs = pc.binary_join_element_wise(key, pc.cast(numbers, pa.string()), ":")
+        return validate_table(pa.table({"__locator": locs, "__raw": lines}), spec, key, "lines", con)
+    if bad:  # name each rejected record by its line (DuckDB numbered records, skipping blank lines)
+        text = bytes(body).split(b"\n")
+        line_of = [i for i, line in enumerate(text, start=1) if line.strip()]
+        bad = [Rejected(r.source, f"{key}:{line_of[int(r.locator[1:])]}", r.rule, r.reason,
+                        text[line_of[int(r.locator[1:])] - 1].decode("utf-8", "replace")) for r in bad]
+    return good, bad
+
+
+def _parse_csv(con: duckdb.DuckDBPyConnection, spec: catalog.TableSpec, key: str,
+               body: bytes | memoryview) -> tuple[pa.Table, list[Rejected]]:
+    try:
+        text = bytes(body).decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise FileRejected("utf8", f"not UTF-8 text: {e}") from None
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, [])
+    expected = [n for n, _ in source_columns(spec)]
+    if set(header) != set(expected) or len(header) != len(set(header)):
+        missing, extra = sorted(set(expected) - set(header)), sorted(set(header) - set(expected))
+        raise FileRejected("csv_header", f"wrong CSV header: missing {missing}, unexpected {extra}")
+    rows, locs, bad = [], [], []
+    for row in reader:
+        line = reader.line_num  # the record's last physical line
+        if not row:
+            continue
+        if len(row) != len(header):
+            rule, more = "csv_field_count", "more" if len(row) > len(header) else "fewer"
+            bad.append(Rejected(key, f"{key}:{line}", rule, f"line {line} has {more} fields than the header",
+                                json.dumps(row)))
+            continue
+        rows.append(row)
+        locs.append(f"{key}:{line}")
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in header]
+    raw = pa.table({"__locator": pa.array(locs, pa.string()),
+                    **{h: pa.array(c, pa.string()) for h, c in zip(header, cols, strict=True)}})
+    good, invalid = validate_table(raw, spec, key, "text", con)
+    return good, bad + invalid
 
 
 def _batch_id(obj: ObjectInfo) -> str:
@@ -109,7 +175,7 @@ class _MicroBatch:
     """Files parsed but not yet committed: one bronze commit covers them all (one app transaction
     per file inside it), like an Auto Loader micro-batch."""
 
-    columns: dict[str, list[Any]] = field(default_factory=dict)
+    tables: list[pa.Table] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     rejected_batch: list[str] = field(default_factory=list)
     txns: list[tuple[str, int]] = field(default_factory=list)
@@ -134,6 +200,8 @@ def ingest_source(ctx: Any, store: ObjectStore, src: FileSource, rec: StageRecor
     ledger_rows: list[dict[str, Any]] = []
     ingested_at = now()
     mb = _MicroBatch()
+    con = duckdb.connect()
+    ahead = _ReadAhead(src, store, new, con)
 
     def flush() -> None:
         nonlocal mb
@@ -143,7 +211,7 @@ def ingest_source(ctx: Any, store: ObjectStore, src: FileSource, rec: StageRecor
         quarantine(lake, mb.rejected, run_id=run_id, batch_id=mb.rejected_batch, stage=rec.stage,
                    table_id=src.table_id)
         if mb.txns:
-            lake.append(src.table_id, pa.table(mb.columns) if mb.rows else spec.schema().empty_table(),
+            lake.append(src.table_id, pa.concat_tables(mb.tables) if mb.rows else spec.schema().empty_table(),
                         txns=mb.txns)
         for obj, batch, n_good, n_bad in mb.files:
             store.copy(obj.key, f"validated/{obj.key}")
@@ -163,9 +231,13 @@ def ingest_source(ctx: Any, store: ObjectStore, src: FileSource, rec: StageRecor
             # Rows landed in an earlier run that crashed before its ledger write: record only.
             ledger_rows.append(_ledger(obj, src, "SUCCESS", None, None, batch, run_id, "recovered"))
             continue
-        body = store.get(obj.key)
+        good = ahead.get(obj)
+        body = b"" if good is not None else store.get(obj.key)
         try:
-            records, bad = parse(src, obj.key, body)
+            if good is None:
+                good, bad = parse(src, obj.key, body, store.local_path(obj.key), con)
+            else:
+                bad = []
         except FileRejected as e:
             q = [Rejected(obj.key, obj.key, e.rule, e.reason, body[:10_000].decode("utf-8", "replace"))]
             quarantine(lake, q, run_id=run_id, batch_id=batch, stage=rec.stage, table_id=src.table_id)
@@ -175,13 +247,9 @@ def ingest_source(ctx: Any, store: ObjectStore, src: FileSource, rec: StageRecor
             rec.rows_in += 1
             rec.rows_quarantined += 1
             continue
-        good, invalid = validate(records, spec, obj.key)
-        bad += invalid
-        n_good = len(good.pop("__locator"))
-        good.update(_source=[src.name] * n_good, _source_file=[obj.key] * n_good,
-                    _ingested_at=[ingested_at] * n_good, _batch_id=[batch] * n_good, _run_id=[run_id] * n_good)
-        for k, v in good.items():
-            mb.columns.setdefault(k, []).extend(v)
+        n_good = good.num_rows
+        mb.tables.append(with_lineage(good.drop_columns(["__locator"]), _source=src.name, _source_file=obj.key,
+                                      _ingested_at=ingested_at, _batch_id=batch, _run_id=run_id))
         mb.rejected += bad
         mb.rejected_batch += [batch] * len(bad)
         mb.txns.append((_app_id(obj), version))
@@ -194,10 +262,39 @@ def ingest_source(ctx: Any, store: ObjectStore, src: FileSource, rec: StageRecor
         if len(mb.files) >= max_files or mb.rows >= max_rows:
             flush()
     flush()
+    con.close()
     if ledger_rows:  # recovered or failed files with no micro-batch after them
         lake.merge(LEDGER, pa.Table.from_pylist(ledger_rows, schema=catalog.get(LEDGER).schema()))
     rec.details["reconciliation"] = reconcile(lake, src.table_id, expected)
     rec.dq_score = round(rec.rows_out / rec.rows_in, 6) if rec.rows_in else 1.0
+
+
+class _ReadAhead:
+    """Clean JSON-lines files validated in groups by one DuckDB scan (local files only); a file
+    with any rejected record is left to ``parse``, which names its lines."""
+
+    def __init__(self, src: FileSource, store: ObjectStore, objects: list[ObjectInfo],
+                 con: duckdb.DuckDBPyConnection, group: int = 64) -> None:
+        self.spec, self.con, self.group = catalog.get(src.table_id), con, group
+        local = src.format == "jsonl" and store.local_path("") is not None
+        self.paths = {o.key: store.local_path(o.key) for o in objects} if local else {}
+        self.order = [o.key for o in objects]
+        self.cache: dict[str, pa.Table] = {}
+        self.tried: set[str] = set()
+
+    def get(self, obj: ObjectInfo) -> pa.Table | None:
+        if obj.key not in self.paths:
+            return None
+        if obj.key not in self.tried:
+            i = self.order.index(obj.key)
+            keys = [k for k in self.order[i:i + self.group] if k not in self.tried]
+            self.tried.update(keys)
+            try:
+                got = validate_json_files([self.paths[k] or "" for k in keys], self.spec, self.con)
+            except (duckdb.Error, pa.ArrowException, OSError):
+                got = {}  # some file has a broken line: each goes through parse
+            self.cache.update({k: got[self.paths[k] or ""] for k in keys if (self.paths[k] or "") in got})
+        return self.cache.pop(obj.key, None)
 
 
 def _ledger(obj: ObjectInfo, src: FileSource, status: str, rows: int | None, bad: int | None,
@@ -205,3 +302,10 @@ def _ledger(obj: ObjectInfo, src: FileSource, status: str, rows: int | None, bad
     return {"path": obj.key, "size": obj.size, "etag": obj.etag, "source": src.name,
             "table_id": src.table_id, "status": status, "rows": rows, "bad_rows": bad, "batch_id": batch,
             "run_id": run_id, "reason": reason, "ingested_at": now()}
+
+
+def with_lineage(t: pa.Table, **values: Any) -> pa.Table:
+    """``t`` plus one constant column per keyword (the bronze lineage columns)."""
+    for name, value in values.items():
+        t = t.append_column(name, pa.array([value] * t.num_rows))
+    return t

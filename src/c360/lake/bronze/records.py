@@ -3,6 +3,7 @@ the record naming the column and the rule it broke."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from c360.catalog import TableSpec
@@ -13,16 +14,18 @@ def _coerce(value: Any, typ: str) -> Any:
     """The value in ``typ``; raises ValueError/TypeError when it cannot be."""
     if value is None or value == "":
         return None
-    if typ == "string":
-        if isinstance(value, (dict, list)):
-            raise TypeError("expected text, got a nested value")
-        return str(value)
-    if typ == "int64":
-        if isinstance(value, bool):
-            raise TypeError("expected an integer, got a boolean")
-        if isinstance(value, float) and not value.is_integer():
+    if typ == "string":  # a nested value is kept as its JSON text (as Spark's from_json does)
+        return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+    if typ == "int64":  # integral numbers only, never rounded: 7, "7", 2.0, 1e3 yes; 1.5 no
+        if isinstance(value, (bool, dict, list)):
+            raise TypeError(f"expected an integer, got {value!r}")
+        text = value.strip() if isinstance(value, str) else value
+        if not float(text).is_integer():
             raise ValueError(f"expected an integer, got {value}")
-        return int(value) if not isinstance(value, str) else int(value.strip())
+        try:
+            return int(text)
+        except ValueError:
+            return int(float(text))
     if typ == "float64":
         if isinstance(value, bool):
             raise TypeError("expected a number, got a boolean")

@@ -5,14 +5,16 @@ reading and committing neither loses nor duplicates a record."""
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
+import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from c360 import catalog
+from c360.lake.bronze.columnar import validate_table
+from c360.lake.bronze.files import with_lineage
 from c360.lake.bronze.reconcile import reconcile
-from c360.lake.bronze.records import validate
 from c360.lake.quarantine import Rejected, quarantine
 from c360.ops.audit import StageRecord, now
 from c360.sources.stream import EventStream
@@ -37,8 +39,9 @@ def ingest_stream(ctx: Any, stream: EventStream, rec: StageRecord, max_batches: 
     # Read the committed checkpoint once; afterwards this loop's own commits carry it forward.
     all_meta = lake.last_metadata(TABLE, CHECKPOINT_KEY) or {}
     positions = dict(all_meta.get(stream.name, {}))
+    con = duckdb.connect()
     while max_batches is None or batches < max_batches:
-        rows: dict[str, list[Any]] = {}
+        parts: list[pa.Table] = []
         batch_expected: dict[str, tuple[str, int]] = {}
         for shard in stream.shards():
             start = positions.get(shard)
@@ -47,26 +50,20 @@ def ingest_stream(ctx: Any, stream: EventStream, rec: StageRecord, max_batches: 
                 continue
             # Deterministic batch id: the same range read again after a crash gets the same id.
             batch = hashlib.sha256(f"{stream.name}/{shard}@{start}".encode()).hexdigest()[:16]
-            records: list[tuple[str, Any]] = []
-            unparsed: list[Rejected] = []
-            for pos, payload in got:
-                loc = f"{stream.name}/{shard}:{pos}"
-                try:
-                    records.append((loc, json.loads(payload)))
-                except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                    unparsed.append(Rejected(f"{stream.name}/{shard}", loc, "json_parse",
-                                            f"record is not valid JSON: {e}",
-                                            payload.decode("utf-8", "replace")))
-                    continue
-            good, bad = validate(records, spec, f"{stream.name}/{shard}")
+            # columnar validation (DuckDB); a payload that is not UTF-8 is kept as replaced text
+            # and fails as not JSON, so it is quarantined, never dropped
+            prefix = f"{stream.name}/{shard}:"
+            raw = pa.table({"__locator": pa.array([prefix + pos for pos, _ in got], pa.string()),
+                            "__raw": pa.array([p.decode("utf-8", "replace") for _, p in got], pa.string())})
+            good, bad = validate_table(raw, spec, f"{stream.name}/{shard}", "lines", con)
+            bad = [Rejected(r.source, r.locator, r.rule, r.reason if r.rule != "json_parse"
+                            else "record is not valid JSON", r.raw) for r in bad]
             # Quarantine first (idempotent); the checkpoint only moves with the bronze commit.
-            quarantine(lake, unparsed + bad, run_id=run_id, batch_id=batch, stage=rec.stage, table_id=TABLE)
-            n = len(good["__locator"])
-            good["_shard"] = [shard] * n
-            good["_position"] = [loc.rsplit(":", 1)[1] for loc in good.pop("__locator")]
-            good["_batch_id"] = [batch] * n
-            for k, v in good.items():
-                rows.setdefault(k, []).extend(v)
+            quarantine(lake, bad, run_id=run_id, batch_id=batch, stage=rec.stage, table_id=TABLE)
+            n = good.num_rows
+            positions_col = pc.utf8_slice_codeunits(good.column("__locator"), len(prefix))
+            parts.append(with_lineage(good.drop_columns(["__locator"]).append_column("_position", positions_col),
+                                      _shard=shard, _batch_id=batch))
             positions[shard] = got[-1][0]
             batch_expected[batch] = (f"{stream.name}/{shard}", len(got))
             rec.rows_in += len(got)
@@ -74,14 +71,14 @@ def ingest_stream(ctx: Any, stream: EventStream, rec: StageRecord, max_batches: 
             rec.rows_quarantined += len(got) - n
         if not batch_expected:
             break
-        n_rows = len(rows.get("_batch_id", []))
-        rows.update(_source=[stream.name] * n_rows, _source_file=[None] * n_rows,
-                    _ingested_at=[now()] * n_rows, _run_id=[run_id] * n_rows)
+        data = pa.concat_tables(parts) if parts else spec.schema().empty_table()
+        if parts:
+            data = with_lineage(data, _source=stream.name, _ingested_at=now(), _run_id=run_id)
         all_meta[stream.name] = positions
-        lake.append(TABLE, pa.table(rows) if n_rows else spec.schema().empty_table(),
-                    metadata={CHECKPOINT_KEY: all_meta})
+        lake.append(TABLE, data, metadata={CHECKPOINT_KEY: all_meta})
         expected.update(batch_expected)
         batches += 1
+    con.close()
     rec.details.update(micro_batches=batches, checkpoint=checkpoint(lake, stream.name))
     rec.details["reconciliation"] = reconcile(lake, TABLE, expected)
     rec.dq_score = round(rec.rows_out / rec.rows_in, 6) if rec.rows_in else 1.0

@@ -1,0 +1,188 @@
+"""Columnar bronze validation in DuckDB: parse JSON lines or take text fields, coerce every value
+to its declared column type, and split good rows from rejected records — without a Python object
+per record (the per-record path in ``records.py`` ran at 50–80k records/s).
+
+The rules are the per-record ones (``records.py``), so a record is judged the same whichever path
+reads it: not JSON → ``json_parse``; not an object → ``record_is_object``; a value that does not
+fit its column → ``type:<column>`` (the first such column); no key value → ``primary_key_present``.
+Empty strings and JSON nulls are missing values.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from c360.catalog import TableSpec
+from c360.lake.bronze.records import source_columns
+from c360.lake.quarantine import Rejected
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _coerce(typ: str, x: str) -> tuple[str, str]:
+    """SQL (value, what was expected) for one field given as text ``x``, for a column of type
+    ``typ``: the rules of ``records._coerce`` (integers: integral numbers only — '7', 7.0, 1e3 yes,
+    1.5 no, never rounded; booleans: true/false/1/0/yes/no/y/n/t/f)."""
+    s = f"trim({x})"
+    if typ == "string":
+        return x, "text"
+    if typ == "int64":
+        d = f"TRY_CAST({s} AS DOUBLE)"
+        return f"CASE WHEN {d} = trunc({d}) THEN TRY_CAST({s} AS BIGINT) END", "an integer"
+    if typ == "float64":
+        return f"TRY_CAST({s} AS DOUBLE)", "a number"
+    if typ == "bool":
+        low = f"lower({s})"
+        return (f"CASE WHEN {low} IN ('true', '1', 'yes', 'y', 't') THEN true "
+                f"WHEN {low} IN ('false', '0', 'no', 'n', 'f') THEN false END", "a boolean")
+    raise TypeError(f"bronze does not coerce type {typ}")
+
+
+def _shape(spec: TableSpec) -> str:
+    """A DuckDB JSON structure naming every source column as text (a nested value's text is
+    its JSON, as Spark's from_json gives a string column)."""
+    return "{" + ", ".join(f'"{n}": "VARCHAR"' for n, _ in source_columns(spec)) + "}"
+
+
+def _validate_sql(spec: TableSpec, mode: str, source: str = "raw_input", carry: str = "") -> str:
+    """One query over ``source`` giving typed columns plus ``__rule`` and ``__reason``.
+
+    ``mode``: ``lines`` — ``__raw`` holds one JSON text per record (parsed once, by
+    json_transform); ``text`` — one text column per source column (CSV, XML, or DuckDB's
+    ``read_json`` with text columns). ``__row`` orders records, ``__locator`` names them.
+    """
+    cols = source_columns(spec)
+    if mode == "lines":
+        parsed = (f"SELECT *, CASE WHEN __kind = 'OBJECT' THEN json_transform(__raw, {_lit(_shape(spec))}) END "
+                  f"AS __v FROM (SELECT *, CASE WHEN __ok THEN json_type(__raw) END AS __kind "
+                  f"FROM (SELECT *, json_valid(__raw) AS __ok FROM {source} WHERE trim(__raw) <> ''))")
+        field = {n: f"__v.{_q(n)}" for n, _ in cols}
+    else:
+        parsed = f"SELECT *, true AS __ok, 'OBJECT' AS __kind FROM {source}"
+        field = {n: f"p.{_q(n)}" for n, _ in cols}
+    rule = ["WHEN NOT __ok THEN 'json_parse'", "WHEN __kind <> 'OBJECT' THEN 'record_is_object'"]
+    reason = ["WHEN NOT __ok THEN 'not valid JSON'", "WHEN __kind <> 'OBJECT' THEN 'record is not a JSON/XML object'"]
+    values, texts = [], []
+    for name, typ in cols:
+        x, xn = field[name], _q("__x_" + name)
+        val, what = _coerce(typ, x)
+        values.append(f"CASE WHEN {x} = '' THEN NULL ELSE {val} END AS {_q(name)}")
+        texts.append(f"{x} AS {xn}")
+        cond = f"{xn} <> '' AND {_q(name)} IS NULL"  # a value was given but does not fit
+        rule.append(f"WHEN {cond} THEN {_lit('type:' + name)}")
+        reason.append(f"WHEN {cond} THEN {_lit(f'column {name}: expected {what}, got ')} || {xn}")
+    pk = [n for n in spec.primary_key if n in dict(cols)]
+    if pk:
+        missing = " OR ".join(f"{_q(k)} IS NULL" for k in pk)
+        which = ", ".join(f"CASE WHEN {_q(k)} IS NULL THEN {_lit(k)} END" for k in pk)
+        rule.append(f"WHEN {missing} THEN 'primary_key_present'")
+        reason.append(f"WHEN {missing} THEN 'missing primary key value(s): ' || concat_ws(', ', {which})")
+    names = ", ".join(_q(n) for n, _ in cols)
+    # a rejected record's raw form when the input has none: its fields as one JSON object
+    as_json = ", ".join(f"{_q(n)} := {_q('__x_' + n)}" for n, _ in cols)
+    lead = carry + ", " if carry else ""
+    return (f"WITH p AS ({parsed}), "
+            f"v AS (SELECT {lead}__row, __locator, __raw, __ok, __kind, {', '.join(texts)}, "
+            f"{', '.join(values)} FROM p), "
+            f"r AS (SELECT *, CASE {' '.join(rule)} END AS __rule, CASE {' '.join(reason)} END AS __reason "
+            f"FROM v) "
+            f"SELECT {lead}__row, CASE WHEN __rule IS NOT NULL THEN coalesce(__locator, '#' || __row) "
+            f"ELSE __locator END AS __locator, CASE WHEN __rule IS NOT NULL THEN coalesce(__raw, "
+            f"to_json(struct_pack({as_json}))::VARCHAR) END AS __raw, {names}, __rule, __reason "
+            f"FROM r")  # DuckDB preserves insertion order: no sort needed
+
+
+def validate_table(raw: pa.Table, spec: TableSpec, source: str, mode: str,
+                   con: duckdb.DuckDBPyConnection | None = None) -> tuple[pa.Table, list[Rejected]]:
+    """Validate records given as ``raw``: ``__locator``, and ``__raw`` the JSON text (mode
+    ``lines``) or one string column per source column (mode ``text``, ``__raw`` optional).
+    Returns (good rows, typed, with ``__locator``; rejected records)."""
+    data = raw.append_column("__row", pa.array(np.arange(raw.num_rows, dtype=np.int64)))
+    if "__raw" not in data.column_names:
+        data = data.append_column("__raw", pa.nulls(data.num_rows, pa.string()))
+    if mode != "lines":  # a column the input lacks is a missing value in every record
+        for name, _ in source_columns(spec):
+            if name not in data.column_names:
+                data = data.append_column(name, pa.nulls(data.num_rows, pa.string()))
+    own = con is None
+    con = con or duckdb.connect()
+    try:
+        con.register("raw_input", data)
+        out = con.sql(_validate_sql(spec, mode)).arrow().read_all()
+        con.unregister("raw_input")
+    finally:
+        if own:
+            con.close()
+    return _split(out, spec, source)
+
+
+def validate_json_file(path: str, spec: TableSpec, source: str,
+                       con: duckdb.DuckDBPyConnection | None = None) -> tuple[pa.Table, list[Rejected]]:
+    """Validate a JSON-lines file DuckDB parses itself (``read_json``, in parallel: ~10x the
+    line-by-line path). Raises ``duckdb.Error`` when a line is not a JSON object: the caller then
+    validates that file line by line, which names the bad lines. Rejected records' locators are
+    record indexes (``#i``, 0-based) for the caller to map to line numbers."""
+    shape = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n, _ in source_columns(spec)) + "}"
+    src = (f"(SELECT *, NULL::VARCHAR AS __locator, NULL::VARCHAR AS __raw FROM "
+           f"(SELECT *, (row_number() OVER () - 1)::BIGINT AS __row FROM read_json({_lit(path)}, "
+           f"format = 'newline_delimited', columns = {shape}, records = true)))")
+    own = con is None
+    con = con or duckdb.connect()
+    try:
+        out = con.sql(_validate_sql(spec, "text", src)).arrow().read_all()
+    finally:
+        if own:
+            con.close()
+    return _split(out, spec, source)
+
+
+def validate_json_files(paths: list[str], spec: TableSpec, con: duckdb.DuckDBPyConnection,
+                        ) -> dict[str, pa.Table]:
+    """Good rows of several clean JSON-lines files read in one DuckDB scan (one query per
+    micro-batch instead of ~15 ms of planning per file: hundreds of daily logs add up), by path.
+    A path missing from the result had a rejected record: validate it alone to name the lines.
+    Raises ``duckdb.Error``/``OSError`` when a file has a line that is not a JSON object."""
+    shape = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n, _ in source_columns(spec)) + "}"
+    files = "[" + ", ".join(_lit(p) for p in paths) + "]"
+    src = (f"(SELECT *, NULL::VARCHAR AS __locator, NULL::VARCHAR AS __raw, 0::BIGINT AS __row FROM "
+           f"read_json({files}, format = 'newline_delimited', columns = {shape}, records = true, "
+           f"filename = '__file'))")
+    out = con.sql(_validate_sql(spec, "text", src, carry="__file")).arrow().read_all()
+    names = [n for n, _ in source_columns(spec)]
+    schema = pa.schema([pa.field("__locator", pa.string())] + [pa.field(n, spec.column(n).arrow_type) for n in names])
+    result: dict[str, pa.Table] = {}
+    dirty = set(out.filter(pc.is_valid(out.column("__rule"))).column("__file").to_pylist())
+    file_col = out.column("__file")
+    for path in paths:
+        if path not in dirty:
+            result[path] = out.filter(pc.equal(file_col, path)).select(["__locator", *names]).cast(schema)
+    return result
+
+
+def _split(out: pa.Table, spec: TableSpec, source: str) -> tuple[pa.Table, list[Rejected]]:
+    names = [n for n, _ in source_columns(spec)]
+    schema = pa.schema([pa.field("__locator", pa.string())] + [pa.field(n, spec.column(n).arrow_type) for n in names])
+    rules = out.column("__rule")
+    if rules.null_count == len(rules):  # the common case: all good, no filtering copy
+        return out.select(["__locator", *names]).cast(schema), []
+    ok = pc.is_null(rules)
+    bad_rows = out.filter(pc.invert(ok)).select(["__locator", "__rule", "__reason", "__raw"]).to_pylist()
+    rejected = [Rejected(source, r["__locator"], r["__rule"], r["__reason"], r["__raw"] or "") for r in bad_rows]
+    return out.filter(ok).select(["__locator", *names]).cast(schema), rejected
+
+
+def json_lines(body: bytes | memoryview) -> tuple[pa.Array, pa.Array]:
+    """(1-based line numbers, line texts) of a JSON-lines body, split in Arrow (blank lines are
+    skipped by the validation). Raises UnicodeDecodeError if the body is not UTF-8."""
+    text = bytes(body).decode("utf-8")
+    lines = pc.list_flatten(pc.split_pattern(pa.array([text], pa.large_string()), "\n"))
+    return pa.array(np.arange(1, len(lines) + 1, dtype=np.int64)), lines
