@@ -125,7 +125,7 @@ class _spinner:
         self.p.stop()
 
 
-def _run(s: Settings, layers: tuple[str, ...], command: str) -> Any:
+def _run(s: Settings, layers: tuple[str, ...], command: str, **options: bool) -> Any:
     from c360.ops.pipeline import run_pipeline
 
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
@@ -140,19 +140,24 @@ def _run(s: Settings, layers: tuple[str, ...], command: str) -> Any:
             progress.stop_task(tasks[stage])
 
     with progress:
-        return run_pipeline(s, layers, command=command, progress=notify)
+        return run_pipeline(s, layers, command=command, progress=notify, **options)
 
 
 @app.command()
 def run(
     layer: Annotated[list[str] | None, typer.Option(help="Only these layers (bronze, silver, gold).")] = None,
+    reprocess: Annotated[bool, typer.Option(help="Ingest every file again, even those already ingested "
+                                                 "(a new batch each).")] = False,
+    full_refresh: Annotated[bool, typer.Option(help="Re-read whole CRM tables, ignoring watermarks "
+                                                    "(bronze upserts on the key).")] = False,
 ) -> None:
     """Run the pipeline on whatever the configured sources hold."""
     s = settings()
     bad = [x for x in layer or [] if x not in ("bronze", "silver", "gold")]
     if bad:
         raise C360Error(f"unknown layer(s): {', '.join(bad)}", fix="use bronze, silver or gold")
-    result = _run(s, tuple(layer or ("bronze", "silver", "gold")), "run")
+    result = _run(s, tuple(layer or ("bronze", "silver", "gold")), "run", reprocess=reprocess,
+                  full_refresh=full_refresh)
     _print_stages(result.run_id, [rec for rec, _, _ in result.stages], {r.stage: st for r, st, _ in result.stages})
 
 

@@ -39,6 +39,8 @@ class Context:
     lake: Lake
     audit: RunAudit
     _engine: Engine | None = field(default=None, repr=False)
+    reprocess: bool = False  # files: ingest every file again, as a new version (Auto Loader's reprocessing)
+    full_refresh: bool = False  # CRM: read whole tables, ignoring the stored watermarks
 
     @cached_property
     def engine(self) -> Engine:
@@ -71,7 +73,8 @@ def _bronze_stages(settings: Settings) -> list[tuple[str, str, Callable[[Context
         return open_object_store(settings)
 
     for table_id in CRM_TABLES:
-        stages.append((table_id, table_id, lambda ctx, rec, t=table_id: ingest_crm(ctx, crm(), t, rec)))
+        stages.append((table_id, table_id,
+                       lambda ctx, rec, t=table_id: ingest_crm(ctx, crm(), t, rec, full_refresh=ctx.full_refresh)))
     for src in FILE_SOURCES:
         stages.append((src.table_id, src.table_id,
                        lambda ctx, rec, s=src: _ingest_files(ctx, store(), s, rec)))
@@ -84,7 +87,7 @@ def _ingest_files(ctx: Context, store: Any, src: Any, rec: StageRecord) -> None:
         raise C360Error(f"empty source: no {src.name} files under {store.url}/{src.prefix}",
                         where=f"object_store {store.url}",
                         fix="point object_store.url at the file drops, or run `c360 generate`")
-    ingest_source(ctx, store, src, rec)
+    ingest_source(ctx, store, src, rec, reprocess=ctx.reprocess)
 
 
 def _ingest_events(ctx: Context, rec: StageRecord) -> None:
@@ -96,11 +99,17 @@ def _ingest_events(ctx: Context, rec: StageRecord) -> None:
 
 
 def run_pipeline(settings: Settings, layers: Iterable[str] = LAYERS, *, command: str = "run",
-                 engine: Engine | None = None, progress: Progress | None = None) -> RunResult:
-    """Run the chosen layers in order; returns the result, raises C360Error on failure."""
+                 engine: Engine | None = None, progress: Progress | None = None, reprocess: bool = False,
+                 full_refresh: bool = False) -> RunResult:
+    """Run the chosen layers in order; returns the result, raises C360Error on failure.
+
+    ``reprocess`` ingests every file again (a new batch per file; bronze keeps both, quarantine
+    ids differ by batch); ``full_refresh`` re-reads whole CRM tables (bronze upserts on the key,
+    so it changes only what changed).
+    """
     lake = lake_from_settings(settings)
     audit = RunAudit(lake, command=command)
-    ctx = Context(settings, lake, audit, engine)
+    ctx = Context(settings, lake, audit, engine, reprocess=reprocess, full_refresh=full_refresh)
     layers = [x for x in LAYERS if x in set(layers)]
     notify = progress or (lambda stage, state: None)
     audit.begin()
