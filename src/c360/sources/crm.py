@@ -185,8 +185,8 @@ class CrmDatabase:
                      since: tuple[str, Any] | None, batch_rows: int) -> Iterator[tuple[pa.Table, tuple[str, Any]]]:
         """Like ``read_since`` but columnar: each batch as an Arrow table of text values (the
         CRM's own rendering: timestamps 'YYYY-MM-DD HH:MM:SS[.ffffff]', booleans 0/1) with the
-        batch's last (watermark, key). SQLite is read as text by the DB-API directly (~10x
-        SQLAlchemy rows); other databases through SQLAlchemy."""
+        batch's last (watermark, key). SQLite is read through ADBC (Arrow, no Python object per
+        value); other databases through SQLAlchemy."""
         if not self.url.drivername.startswith("sqlite"):
             for rows in self.read_since(name, watermark_column, primary_key, since, batch_rows):
                 cols = list(rows[0])
@@ -198,7 +198,7 @@ class CrmDatabase:
 
     def _sqlite_batches(self, name: str, wm: str, pk: str, since: tuple[str, Any] | None,
                         batch_rows: int) -> Iterator[tuple[pa.Table, tuple[str, Any]]]:
-        import sqlite3
+        import adbc_driver_sqlite.dbapi as adbc_sqlite
 
         try:
             table = sa.Table(name, sa.MetaData(), autoload_with=self.engine)
@@ -211,8 +211,8 @@ class CrmDatabase:
             return '"' + c.replace('"', '""') + '"'
 
         # SQLAlchemy writes DATETIME with microseconds; render whole seconds as Python's isoformat does
-        # (ADBC's SQLite reader infers a column's type from its first rows and fails when a column
-        # starts with NULLs, so text comes from the DB-API: every value cast to TEXT in SQL)
+        # Every value cast to TEXT in SQL, and the whole batch read as one Arrow batch: ADBC's
+        # SQLite reader infers a column's type per batch and fails if it changes between batches.
         exprs = [f"CASE WHEN {q(c.name)} LIKE '%.000000' THEN substr({q(c.name)}, 1, 19) ELSE {q(c.name)} END "
                  if c.name in timestamps else f"CAST({q(c.name)} AS TEXT)" for c in table.c]
         base = f"SELECT {', '.join(exprs)}, {q(wm)} AS __wm, {q(pk)} AS __pk FROM {q(name)}"
@@ -223,25 +223,25 @@ class CrmDatabase:
                 value = datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M:%S.%f")
             cursor = (value, since[1])
         names = [c.name for c in table.c]
-        conn = sqlite3.connect(self.url.database)
         try:
-            while True:
-                where = f" WHERE ({q(wm)} > ? OR ({q(wm)} = ? AND {q(pk)} > ?))" if cursor else ""
-                params = [cursor[0], cursor[0], cursor[1]] if cursor else []
-                rows = conn.execute(f"{base}{where} ORDER BY {q(wm)}, {q(pk)} LIMIT {int(batch_rows)}",
-                                    params).fetchall()
-                if not rows:
-                    return
-                cursor = (rows[-1][-2], rows[-1][-1])
-                cols = list(zip(*rows, strict=True))
-                text = pa.table({n: pa.array(cols[i], pa.string()) for i, n in enumerate(names)})
-                yield text, (text.column(wm)[-1].as_py(), cursor[1])
-                if len(rows) < batch_rows:
-                    return
-        except sqlite3.Error as e:
+            with adbc_sqlite.connect(self.url.database) as conn:
+                cur = conn.cursor()
+                cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(int(batch_rows) + 1)})
+                while True:
+                    where = f" WHERE ({q(wm)} > ? OR ({q(wm)} = ? AND {q(pk)} > ?))" if cursor else ""
+                    params = [cursor[0], cursor[0], cursor[1]] if cursor else None
+                    cur.execute(f"{base}{where} ORDER BY {q(wm)}, {q(pk)} LIMIT {int(batch_rows)}", params)
+                    t = cur.fetch_arrow_table()
+                    if t.num_rows == 0:
+                        return
+                    cursor = (t.column("__wm")[-1].as_py(), t.column("__pk")[-1].as_py())
+                    # a column NULL throughout a batch comes back untyped: text like the rest
+                    text = pa.table({n: t.column(i).cast(pa.string()) for i, n in enumerate(names)})
+                    yield text, (text.column(wm)[-1].as_py(), cursor[1])
+                    if t.num_rows < batch_rows:
+                        return
+        except (adbc_sqlite.Error, OSError, pa.ArrowException) as e:  # (ADBC errors may surface via Arrow)
             raise self._fail(e, f"reading {name}") from e
-        finally:
-            conn.close()
 
     def read_since(self, name: str, watermark_column: str, primary_key: str,
                    since: tuple[str, Any] | None, batch_rows: int) -> Iterator[list[dict[str, Any]]]:
