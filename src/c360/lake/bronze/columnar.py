@@ -159,13 +159,21 @@ def validate_json_files(paths: list[str], spec: TableSpec, con: duckdb.DuckDBPyC
     out = con.sql(_validate_sql(spec, "text", src, carry="__file")).arrow().read_all()
     names = [n for n, _ in source_columns(spec)]
     schema = pa.schema([pa.field("__locator", pa.string())] + [pa.field(n, spec.column(n).arrow_type) for n in names])
-    result: dict[str, pa.Table] = {}
-    dirty = set(out.filter(pc.is_valid(out.column("__rule"))).column("__file").to_pylist())
-    file_col = out.column("__file")
-    for path in paths:
-        if path not in dirty:
-            result[path] = out.filter(pc.equal(file_col, path)).select(["__locator", *names]).cast(schema)
-    return result
+    rules = out.column("__rule")
+    dirty = set() if rules.null_count == len(rules) else set(
+        out.filter(pc.is_valid(rules)).column("__file").to_pylist())
+    # DuckDB keeps insertion order, so each file's rows are one run: zero-copy slices
+    codes = pc.dictionary_encode(out.column("__file")).combine_chunks()
+    idx = codes.indices.to_numpy(zero_copy_only=False)
+    starts = np.concatenate([[0], np.nonzero(idx[1:] != idx[:-1])[0] + 1]) if len(idx) else np.array([], int)
+    files = [codes.dictionary[int(idx[i])].as_py() for i in starts]
+    good = out.select(["__locator", *names]).cast(schema)
+    if len(set(files)) != len(files):  # not contiguous after all: filter per file
+        return {p: good.filter(pc.equal(out.column("__file"), p)) for p in paths if p not in dirty}
+    ends = [*starts[1:].tolist(), len(idx)]
+    result = {f: good.slice(int(a), int(b) - int(a)) for f, a, b in zip(files, starts.tolist(), ends, strict=True)}
+    # a file with no records at all still ingests (as zero rows)
+    return {p: result.get(p, good.slice(0, 0)) for p in paths if p not in dirty}
 
 
 def _split(out: pa.Table, spec: TableSpec, source: str) -> tuple[pa.Table, list[Rejected]]:

@@ -307,5 +307,5 @@ def _ledger(obj: ObjectInfo, src: FileSource, status: str, rows: int | None, bad
 def with_lineage(t: pa.Table, **values: Any) -> pa.Table:
     """``t`` plus one constant column per keyword (the bronze lineage columns)."""
     for name, value in values.items():
-        t = t.append_column(name, pa.array([value] * t.num_rows))
+        t = t.append_column(name, pa.repeat(value, t.num_rows))
     return t
