@@ -104,7 +104,8 @@ class StreamConfig(S3Credentials):
     )
     bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers (kafka:// only).")
     shards: int = Field(2, ge=1, description="Shards/partitions to create when the generator makes the stream.")
-    batch_records: int = Field(10_000, gt=0, description="Max records read per shard per micro-batch.")
+    batch_records: int = Field(100_000, gt=0, description="Max records read per shard per micro-batch "
+                               "(each micro-batch is one bronze commit).")
 
     @field_validator("url")
     @classmethod
