@@ -88,6 +88,9 @@ class ObjectStoreConfig(S3Credentials):
     """Where file drops land: XML profiles, JSON purchases, CSV feedback."""
 
     url: str = Field("", description="A local directory or s3://bucket/prefix. Empty = <home>/sources/files.")
+    batch_files: int = Field(256, gt=0, description="Max files per micro-batch (each micro-batch is one "
+                             "bronze commit).")
+    batch_rows: int = Field(500_000, gt=0, description="A micro-batch commits once it holds this many rows.")
 
     @field_validator("url")
     @classmethod

@@ -87,7 +87,8 @@ def _ingest_files(ctx: Context, store: Any, src: Any, rec: StageRecord) -> None:
         raise C360Error(f"empty source: no {src.name} files under {store.url}/{src.prefix}",
                         where=f"object_store {store.url}",
                         fix="point object_store.url at the file drops, or run `c360 generate`")
-    ingest_source(ctx, store, src, rec, reprocess=ctx.reprocess)
+    o = ctx.settings.object_store
+    ingest_source(ctx, store, src, rec, reprocess=ctx.reprocess, max_files=o.batch_files, max_rows=o.batch_rows)
 
 
 def _ingest_events(ctx: Context, rec: StageRecord) -> None:
