@@ -142,6 +142,21 @@ def test_reprocess_and_full_refresh(embedded: Settings, world: World) -> None:
     assert {rec.rows_in for rec, _, _ in again.stages} == {0}
 
 
+def test_empty_and_non_utf8_stream_records_are_quarantined(embedded: Settings) -> None:
+    run_pipeline(embedded, ["bronze"])
+    lake = lake_from_settings(embedded)
+    before = quarantined(lake, "bronze.events")
+    open_stream(embedded).put([("k1", b""), ("k2", b"\xff\xfe"),
+                               ("k3", b'{"event_id": "OK1", "event_type": "page_view"}')])
+    result = run_pipeline(embedded, ["bronze"])
+    events = {rec.stage: rec for rec, _, _ in result.stages}["bronze.events"]
+    assert (events.rows_in, events.rows_out, events.rows_quarantined) == (3, 1, 2)
+    new = [r for r in lake.read("ops.quarantine").to_pylist()
+           if r["table_id"] == "bronze.events" and r["run_id"] == result.run_id]
+    assert len(new) == 2 == quarantined(lake, "bronze.events") - before
+    assert {r["rule"] for r in new} == {"json_parse"} and "\ufffd" in "".join(r["raw"] for r in new)
+
+
 def test_incremental_run_takes_only_new_input(embedded: Settings) -> None:
     run_pipeline(embedded)
     lake = lake_from_settings(embedded)

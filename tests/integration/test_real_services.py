@@ -173,7 +173,7 @@ def test_sigkill_mid_ingest_resumes_exactly(real: Settings, world: World, table_
     killed_at = _versions(lake, table_id)
     assert killed_at >= commits - 1
 
-    run_pipeline(real, ["bronze"])
+    resumed = run_pipeline(real, ["bronze"])
     man = world.manifest
     q = lake.read("ops.quarantine").to_pylist()
 
@@ -190,4 +190,7 @@ def test_sigkill_mid_ingest_resumes_exactly(real: Settings, world: World, table_
     for t, key in (("bronze.crm_customers", "customer_id"), ("bronze.payments", "payment_id")):
         n = lake.sql(f"SELECT count(*) - count(DISTINCT {key}) AS d FROM {t.replace('.', '_')}", t)["d"][0]
         assert n.as_py() == 0, t
-    assert recent_runs(lake, 1)[0]["status"] == "SUCCESS"
+    runs = recent_runs(lake, 2)
+    # newest first: the resumed run succeeded; the killed one stays RUNNING (it never ended)
+    assert (runs[0]["run_id"], runs[0]["status"]) == (resumed.run_id, "SUCCESS")
+    assert runs[1]["status"] == "RUNNING"

@@ -24,6 +24,25 @@ def test_local_stream_resumes_after_position(tmp_path: Path) -> None:
     assert sorted(total) == sorted(f'{{"i":{i}}}'.encode() for i in range(50))
 
 
+def test_local_stream_batch_read_equals_record_read(tmp_path: Path) -> None:
+    """The vectorised read gives the records, positions and resume points the record read gives,
+    including an empty record, bytes that are not UTF-8 and a partial last record."""
+    s = LocalStreamLog(str(tmp_path), "ev")
+    s.create(1)
+    s.put([(f"k{i}", f'{{"i":{i}}}'.encode()) for i in range(20)] + [("e", b""), ("x", b"\xff\xfe{")])
+    with open(s.dir / "shard-00000.log", "ab") as f:
+        f.write(b'{"half')
+    rows = s.read("shard-00000", None, 100)
+    pos, text = s.read_batch("shard-00000", None, 100, chunk_bytes=16)  # several read windows
+    assert pos.to_pylist() == [p for p, _ in rows]
+    assert text.to_pylist() == [d.decode("utf-8", "replace") for _, d in rows]
+    assert len(rows) == 22 and text[20].as_py() == ""
+    # resume from a position, with a limit
+    p5, t5 = s.read_batch("shard-00000", pos[4].as_py(), 3)
+    assert p5.to_pylist() == [p for p, _ in rows[5:8]] and t5.to_pylist() == ['{"i":5}', '{"i":6}', '{"i":7}']
+    assert len(s.read_batch("shard-00000", pos[-1].as_py(), 10)[0]) == 0
+
+
 def test_local_stream_ignores_a_partial_last_record(tmp_path: Path) -> None:
     s = LocalStreamLog(str(tmp_path), "ev")
     s.create(1)

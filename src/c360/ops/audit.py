@@ -112,7 +112,8 @@ def recent_runs(lake: Lake, limit: int = 5) -> list[dict[str, Any]]:
             run["error"] = r["error"]
         else:
             run["stages"][r["stage"]] = r
-    out = sorted(runs.values(), key=lambda x: x["run_id"], reverse=True)[:limit]
+    # newest first by start time (run ids sort only to the second: two runs can share one)
+    out = sorted(runs.values(), key=lambda x: (str(x.get("started_at") or ""), x["run_id"]), reverse=True)[:limit]
     for run in out:
         run["stages"] = list(run["stages"].values())
     return out

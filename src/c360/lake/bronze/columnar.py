@@ -53,7 +53,8 @@ def _shape(spec: TableSpec) -> str:
     return "{" + ", ".join(f'"{n}": "VARCHAR"' for n, _ in source_columns(spec)) + "}"
 
 
-def _validate_sql(spec: TableSpec, mode: str, source: str = "raw_input", carry: str = "") -> str:
+def _validate_sql(spec: TableSpec, mode: str, source: str = "raw_input", carry: str = "",
+                  skip_blank: bool = True) -> str:
     """One query over ``source`` giving typed columns plus ``__rule`` and ``__reason``.
 
     ``mode``: ``lines`` — ``__raw`` holds one JSON text per record (parsed once, by
@@ -61,10 +62,11 @@ def _validate_sql(spec: TableSpec, mode: str, source: str = "raw_input", carry: 
     ``read_json`` with text columns). ``__row`` orders records, ``__locator`` names them.
     """
     cols = source_columns(spec)
+    blank = " WHERE trim(__raw) <> ''" if skip_blank else ""
     if mode == "lines":
         parsed = (f"SELECT *, CASE WHEN __kind = 'OBJECT' THEN json_transform(__raw, {_lit(_shape(spec))}) END "
                   f"AS __v FROM (SELECT *, CASE WHEN __ok THEN json_type(__raw) END AS __kind "
-                  f"FROM (SELECT *, json_valid(__raw) AS __ok FROM {source} WHERE trim(__raw) <> ''))")
+                  f"FROM (SELECT *, json_valid(__raw) AS __ok FROM {source}{blank}))")
         field = {n: f"__v.{_q(n)}" for n, _ in cols}
     else:
         parsed = f"SELECT *, true AS __ok, 'OBJECT' AS __kind FROM {source}"
@@ -102,10 +104,12 @@ def _validate_sql(spec: TableSpec, mode: str, source: str = "raw_input", carry: 
 
 
 def validate_table(raw: pa.Table, spec: TableSpec, source: str, mode: str,
-                   con: duckdb.DuckDBPyConnection | None = None) -> tuple[pa.Table, list[Rejected]]:
+                   con: duckdb.DuckDBPyConnection | None = None, skip_blank: bool = True,
+                   ) -> tuple[pa.Table, list[Rejected]]:
     """Validate records given as ``raw``: ``__locator``, and ``__raw`` the JSON text (mode
     ``lines``) or one string column per source column (mode ``text``, ``__raw`` optional).
-    Returns (good rows, typed, with ``__locator``; rejected records)."""
+    Returns (good rows, typed, with ``__locator``; rejected records). ``skip_blank``: blank
+    lines are not records (files); a stream record is one even when empty (it fails as not JSON)."""
     data = raw.append_column("__row", pa.array(np.arange(raw.num_rows, dtype=np.int64)))
     if "__raw" not in data.column_names:
         data = data.append_column("__raw", pa.nulls(data.num_rows, pa.string()))
@@ -117,7 +121,7 @@ def validate_table(raw: pa.Table, spec: TableSpec, source: str, mode: str,
     con = con or duckdb.connect()
     try:
         con.register("raw_input", data)
-        out = con.sql(_validate_sql(spec, mode)).arrow().read_all()
+        out = con.sql(_validate_sql(spec, mode, skip_blank=skip_blank)).arrow().read_all()
         con.unregister("raw_input")
     finally:
         if own:

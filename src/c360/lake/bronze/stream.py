@@ -45,17 +45,16 @@ def ingest_stream(ctx: Any, stream: EventStream, rec: StageRecord, max_batches: 
         batch_expected: dict[str, tuple[str, int]] = {}
         for shard in stream.shards():
             start = positions.get(shard)
-            got = stream.read(shard, start, limit)
-            if not got:
+            pos, payloads = stream.read_batch(shard, start, limit)
+            if not len(pos):
                 continue
             # Deterministic batch id: the same range read again after a crash gets the same id.
             batch = hashlib.sha256(f"{stream.name}/{shard}@{start}".encode()).hexdigest()[:16]
             # columnar validation (DuckDB); a payload that is not UTF-8 is kept as replaced text
             # and fails as not JSON, so it is quarantined, never dropped
             prefix = f"{stream.name}/{shard}:"
-            raw = pa.table({"__locator": pa.array([prefix + pos for pos, _ in got], pa.string()),
-                            "__raw": pa.array([p.decode("utf-8", "replace") for _, p in got], pa.string())})
-            good, bad = validate_table(raw, spec, f"{stream.name}/{shard}", "lines", con)
+            raw = pa.table({"__locator": pc.binary_join_element_wise(prefix, pos, ""), "__raw": payloads})
+            good, bad = validate_table(raw, spec, f"{stream.name}/{shard}", "lines", con, skip_blank=False)
             bad = [Rejected(r.source, r.locator, r.rule, r.reason if r.rule != "json_parse"
                             else "record is not valid JSON", r.raw) for r in bad]
             # Quarantine first (idempotent); the checkpoint only moves with the bronze commit.
@@ -64,11 +63,11 @@ def ingest_stream(ctx: Any, stream: EventStream, rec: StageRecord, max_batches: 
             positions_col = pc.utf8_slice_codeunits(good.column("__locator"), len(prefix))
             parts.append(with_lineage(good.drop_columns(["__locator"]).append_column("_position", positions_col),
                                       _shard=shard, _batch_id=batch))
-            positions[shard] = got[-1][0]
-            batch_expected[batch] = (f"{stream.name}/{shard}", len(got))
-            rec.rows_in += len(got)
+            positions[shard] = pos[-1].as_py()
+            batch_expected[batch] = (f"{stream.name}/{shard}", len(pos))
+            rec.rows_in += len(pos)
             rec.rows_out += n
-            rec.rows_quarantined += len(got) - n
+            rec.rows_quarantined += len(pos) - n
         if not batch_expected:
             break
         data = pa.concat_tables(parts) if parts else spec.schema().empty_table()
