@@ -75,7 +75,8 @@ class CrmConfig(_Section):
         "Empty = embedded SQLite at <home>/sources/crm.db."
     )
     password: SecretStr | None = Field(None, description="Database password; env C360_CRM__PASSWORD only.")
-    batch_rows: int = Field(50_000, gt=0, description="Rows per extract batch (keeps memory flat).")
+    batch_rows: int = Field(200_000, gt=0, description="Rows per extract batch (keeps memory flat; one bronze "
+                            "commit each).")
 
     @field_validator("url")
     @classmethod
@@ -394,7 +395,7 @@ profile: dev
 crm:
   # sqlite:///path/crm.db (default: <home>/sources/crm.db) or mysql+pymysql://root@127.0.0.1:3306/crm
   url: ""
-  batch_rows: 50000
+  batch_rows: 200000
 
 object_store:
   # a local directory (default: <home>/sources/files) or s3://bucket/prefix
