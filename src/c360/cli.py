@@ -174,6 +174,30 @@ def _print_stages(run_id: str, recs: list[Any], status: dict[str, str]) -> None:
     console.print(t)
 
 
+@app.command("ingest-stream")
+def ingest_stream_cmd(
+    follow: Annotated[bool, typer.Option("--follow/--available-now",
+                                         help="Keep polling for new events (stop with Ctrl-C or SIGTERM), "
+                                              "or drain what is there and stop.")] = False,
+    trigger_interval: Annotated[float | None, typer.Option(help="Seconds between polls with --follow "
+                                                                "(default: stream.trigger_interval_s).")] = None,
+) -> None:
+    """Ingest the event stream into bronze.events, exactly once (checkpoints commit with the rows)."""
+    import signal
+    import threading
+
+    from c360.ops.pipeline import run_stream
+
+    s = settings()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # finish the micro-batch in flight, then stop
+        signal.signal(sig, lambda *_: stop.set())
+    if follow:
+        err_console.print(f"following {s.stream_url}; stop with Ctrl-C")
+    result = run_stream(s, follow=follow, trigger_s=trigger_interval, stop=stop)
+    _print_stages(result.run_id, [rec for rec, _, _ in result.stages], {r.stage: st for r, st, _ in result.stages})
+
+
 @app.command()
 def demo(
     scale: Annotated[str, typer.Option(help="XS (default, ~2k customers) or S (10k).")] = "XS",

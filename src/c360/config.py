@@ -108,6 +108,8 @@ class StreamConfig(S3Credentials):
     )
     bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers (kafka:// only).")
     shards: int = Field(2, ge=1, description="Shards/partitions to create when the generator makes the stream.")
+    trigger_interval_s: float = Field(5.0, gt=0, description="Seconds between polls when following the "
+                                      "stream (c360 ingest-stream --follow).")
     batch_records: int = Field(100_000, gt=0, description="Max records read per shard per micro-batch "
                                "(each micro-batch is one bronze commit).")
 

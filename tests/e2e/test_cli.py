@@ -94,3 +94,50 @@ def test_unreachable_crm_fails_the_stage_with_a_fix(tmp_path: Path) -> None:
 def test_unknown_layer_is_rejected(tmp_path: Path) -> None:
     r = c360("--home", str(tmp_path / "h"), "run", "--layer", "platinum", cwd=tmp_path)
     assert r.returncode == 1 and "unknown layer(s): platinum" in r.stderr
+
+
+def test_ingest_stream_follow_takes_new_events_until_sigterm(tmp_path: Path) -> None:
+    """`c360 ingest-stream --follow` drains the stream, picks up events that arrive later, and on
+    SIGTERM finishes its micro-batch and exits cleanly: every record exactly once."""
+    import signal
+    import time
+
+    from c360.config import load_settings
+    from c360.lake.store import lake_from_settings
+    from c360.ops.audit import recent_runs
+    from c360.sources.stream import open_stream
+
+    home = tmp_path / "home"
+    assert c360("--home", str(home), "generate", "--scale", "XS", cwd=tmp_path).returncode == 0
+    man = json.loads((home / "sources" / "files" / "_manifest.json").read_text())
+    s = load_settings(home=home)
+    lake = lake_from_settings(s)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("C360_")}
+    proc = subprocess.Popen([sys.executable, "-m", "c360", "--home", str(home), "ingest-stream", "--follow",
+                             "--trigger-interval", "0.2"], cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def bronze_events() -> int:
+        return lake.count("bronze.events") if lake.exists("bronze.events") else 0
+
+    def wait_for(n: int) -> None:
+        deadline = time.monotonic() + 120
+        while bronze_events() < n and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert bronze_events() == n, proc.stderr.read() if proc.poll() is not None else "timed out"
+
+    first = man["counts"]["events"] + man["defects"]["events_duplicate"]
+    wait_for(first)
+    late = [(f"late{i}", json.dumps({"event_id": f"LATE{i}", "event_type": "page_view"}).encode())
+            for i in range(40)]
+    open_stream(s).put(late)
+    wait_for(first + 40)
+    assert proc.poll() is None  # still following
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert bronze_events() == first + 40
+    run = recent_runs(lake, 1)[0]
+    assert run["status"] == "SUCCESS" and run["command"] == "ingest-stream"
+    stage = run["stages"][0]
+    assert stage["rows_in"] == first + 40 + man["defects"]["events_poison"]

@@ -7,6 +7,7 @@ run stops before silver (so silver/gold never mix fresh and stale inputs) and is
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -97,6 +98,28 @@ def _ingest_events(ctx: Context, rec: StageRecord) -> None:
         raise C360Error(f"empty source: stream {ctx.settings.stream_url} has no shards",
                         where="stream", fix="point stream.url at the event stream, or run `c360 generate`")
     ingest_stream(ctx, stream, rec)
+
+
+def run_stream(settings: Settings, *, follow: bool = False, trigger_s: float | None = None,
+               stop: threading.Event | None = None) -> RunResult:
+    """Ingest the event stream alone: available-now, or ``follow`` (micro-batches every trigger
+    interval until ``stop`` is set). One run in the audit, one bronze.events stage."""
+    lake = lake_from_settings(settings)
+    audit = RunAudit(lake, command="ingest-stream")
+    ctx = Context(settings, lake, audit)
+    audit.begin()
+    try:
+        stream = open_stream(settings)
+        with audit.stage("bronze.events", "bronze.events") as rec:
+            ingest_stream(ctx, stream, rec, follow=follow, stop=stop or threading.Event(),
+                          trigger_s=trigger_s or settings.stream.trigger_interval_s)
+    except BaseException as e:
+        audit.end("FAILED", e.line() if isinstance(e, C360Error) else f"{type(e).__name__}: {e}")
+        raise
+    finally:
+        ctx.close()
+    audit.end("SUCCESS")
+    return RunResult(audit.run_id, "SUCCESS", audit.stages)
 
 
 def run_pipeline(settings: Settings, layers: Iterable[str] = LAYERS, *, command: str = "run",

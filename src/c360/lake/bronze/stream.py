@@ -5,6 +5,7 @@ reading and committing neither loses nor duplicates a record."""
 from __future__ import annotations
 
 import hashlib
+import threading
 from typing import Any
 
 import duckdb
@@ -29,8 +30,11 @@ def checkpoint(lake: Any, stream_name: str) -> dict[str, str]:
     return dict((meta or {}).get(stream_name, {}))
 
 
-def ingest_stream(ctx: Any, stream: EventStream, rec: StageRecord, max_batches: int | None = None) -> None:
-    """Drain the stream (available-now): micro-batches until every shard is caught up."""
+def ingest_stream(ctx: Any, stream: EventStream, rec: StageRecord, max_batches: int | None = None,
+                  follow: bool = False, trigger_s: float = 5.0, stop: threading.Event | None = None) -> None:
+    """Drain the stream in micro-batches until every shard is caught up (available-now), or with
+    ``follow`` keep polling every ``trigger_s`` seconds until ``stop`` is set (a micro-batch in
+    flight always completes: stopping never leaves rows without their checkpoint)."""
     lake, run_id = ctx.lake, ctx.audit.run_id
     spec = catalog.get(TABLE)
     limit = ctx.settings.stream.batch_records
@@ -69,6 +73,8 @@ def ingest_stream(ctx: Any, stream: EventStream, rec: StageRecord, max_batches: 
             rec.rows_out += n
             rec.rows_quarantined += len(pos) - n
         if not batch_expected:
+            if follow and stop is not None and not stop.wait(trigger_s):
+                continue  # the trigger interval passed with no stop: poll again (new shards too)
             break
         data = pa.concat_tables(parts) if parts else spec.schema().empty_table()
         if parts:
