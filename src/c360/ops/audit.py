@@ -7,6 +7,8 @@ what was in flight when it died.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,9 +56,10 @@ class RunAudit:
         self.started_at = now()
         self.stages: list[tuple[StageRecord, str, str | None]] = []
 
-    def _write(self, rec: StageRecord, status: str, error: str | None, ended: datetime | None) -> None:
+    def _write(self, rec: StageRecord, status: str, error: str | None, ended: datetime | None,
+               run_id: str | None = None) -> None:
         row = {
-            "run_id": [self.run_id], "stage": [rec.stage], "table_id": [rec.table_id],
+            "run_id": [run_id or self.run_id], "stage": [rec.stage], "table_id": [rec.table_id],
             "started_at": [rec.started_at], "ended_at": [ended], "status": [status],
             "rows_in": [rec.rows_in], "rows_out": [rec.rows_out],
             "rows_quarantined": [rec.rows_quarantined], "dq_score": [rec.dq_score],
@@ -65,8 +68,24 @@ class RunAudit:
         self.lake.append(AUDIT, pa.table(row))
 
     def begin(self) -> None:
-        self._write(StageRecord("run", details={"command": self.command}, started_at=self.started_at),
-                    "RUNNING", None, None)
+        """Record the run as RUNNING (with this process's host and pid), after closing runs whose
+        process on this host is gone (killed or crashed) as ABANDONED."""
+        self._close_abandoned()
+        details = {"command": self.command, "host": socket.gethostname(), "pid": os.getpid()}
+        self._write(StageRecord("run", details=details, started_at=self.started_at), "RUNNING", None, None)
+
+    def _close_abandoned(self) -> None:
+        import psutil
+
+        host = socket.gethostname()
+        for run in recent_runs(self.lake, 50):
+            pid = run.get("pid")
+            # only runs of this host can be checked; a reused pid leaves a run RUNNING (safe side)
+            if run["status"] == "RUNNING" and run.get("host") == host and pid and not psutil.pid_exists(pid):
+                rec = StageRecord("run", details={"command": run.get("command")}, started_at=run["started_at"])
+                self._write(rec, "ABANDONED", f"its process (pid {pid} on {host}) ended without finishing the run "
+                            "(killed or crashed); the next run resumed from the committed state", now(),
+                            run_id=run["run_id"])
 
     def end(self, status: str, error: str | None = None) -> None:
         totals = StageRecord("run", details={"command": self.command}, started_at=self.started_at)
@@ -105,11 +124,14 @@ def recent_runs(lake: Lake, limit: int = 5) -> list[dict[str, Any]]:
     for r in read_audit(lake):
         run = runs.setdefault(r["run_id"], {"run_id": r["run_id"], "status": "RUNNING", "stages": {}})
         if r["stage"] == "run":
+            details = json.loads(r["details"] or "{}")
             run["status"] = r["status"]
             run["started_at"] = run.get("started_at") or r["started_at"]
             run["ended_at"] = r["ended_at"]
-            run["command"] = json.loads(r["details"] or "{}").get("command")
+            run["command"] = details.get("command")
             run["error"] = r["error"]
+            for k in ("host", "pid"):
+                run.setdefault(k, details.get(k))
         else:
             run["stages"][r["stage"]] = r
     # newest first by start time (run ids sort only to the second: two runs can share one)
