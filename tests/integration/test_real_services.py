@@ -25,6 +25,20 @@ from tests.integration.conftest import write_world
 pytestmark = pytest.mark.services
 
 
+def drop_bucket(endpoint: str, bucket: str) -> None:
+    """Delete a test bucket and its objects: SeaweedFS gives each bucket its own volumes, and a
+    local server runs out of writable volumes if test buckets pile up."""
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=S3_KEY, aws_secret_access_key=S3_SECRET,
+                      region_name="us-east-1")
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        for i in range(0, len(keys), 1000):
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys[i:i + 1000]})
+    s3.delete_bucket(Bucket=bucket)
+
+
 @pytest.fixture
 def real(tmp_path: Path, services: dict[str, int], world: World,
          monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
@@ -50,6 +64,7 @@ def real(tmp_path: Path, services: dict[str, int], world: World,
     write_world(s, world)
     yield s
     KinesisStream(f"c360-it-{tag}", s.stream.boto_kwargs()).delete()
+    drop_bucket(s3, f"c360-it-{tag}")
     with sa.create_engine(f"mysql+pymysql://root@127.0.0.1:{services['mariadb']}/").connect() as c:
         c.execute(sa.text(f"DROP DATABASE IF EXISTS c360_it_{tag}"))
 
