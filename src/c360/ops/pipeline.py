@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -104,22 +105,28 @@ def run_stream(settings: Settings, *, follow: bool = False, trigger_s: float | N
                stop: threading.Event | None = None) -> RunResult:
     """Ingest the event stream alone: available-now, or ``follow`` (micro-batches every trigger
     interval until ``stop`` is set). One run in the audit, one bronze.events stage."""
+    with _audited_run(settings, "ingest-stream") as ctx, ctx.audit.stage("bronze.events", "bronze.events") as rec:
+        ingest_stream(ctx, open_stream(settings), rec, follow=follow, stop=stop or threading.Event(),
+                      trigger_s=trigger_s or settings.stream.trigger_interval_s)
+    return RunResult(ctx.audit.run_id, "SUCCESS", ctx.audit.stages)
+
+
+@contextmanager
+def _audited_run(settings: Settings, command: str, engine: Engine | None = None,
+                 **options: bool) -> Iterator[Context]:
+    """One run in the audit around the body: RUNNING, then SUCCESS, or FAILED with the error."""
     lake = lake_from_settings(settings)
-    audit = RunAudit(lake, command="ingest-stream")
-    ctx = Context(settings, lake, audit)
+    audit = RunAudit(lake, command=command)
+    ctx = Context(settings, lake, audit, engine, **options)
     audit.begin()
     try:
-        stream = open_stream(settings)
-        with audit.stage("bronze.events", "bronze.events") as rec:
-            ingest_stream(ctx, stream, rec, follow=follow, stop=stop or threading.Event(),
-                          trigger_s=trigger_s or settings.stream.trigger_interval_s)
+        yield ctx
     except BaseException as e:
         audit.end("FAILED", e.line() if isinstance(e, C360Error) else f"{type(e).__name__}: {e}")
         raise
     finally:
         ctx.close()
     audit.end("SUCCESS")
-    return RunResult(audit.run_id, "SUCCESS", audit.stages)
 
 
 def run_pipeline(settings: Settings, layers: Iterable[str] = LAYERS, *, command: str = "run",
@@ -131,13 +138,10 @@ def run_pipeline(settings: Settings, layers: Iterable[str] = LAYERS, *, command:
     ids differ by batch); ``full_refresh`` re-reads whole CRM tables (bronze upserts on the key,
     so it changes only what changed).
     """
-    lake = lake_from_settings(settings)
-    audit = RunAudit(lake, command=command)
-    ctx = Context(settings, lake, audit, engine, reprocess=reprocess, full_refresh=full_refresh)
     layers = [x for x in LAYERS if x in set(layers)]
     notify = progress or (lambda stage, state: None)
-    audit.begin()
-    try:
+    with _audited_run(settings, command, engine, reprocess=reprocess, full_refresh=full_refresh) as ctx:
+        audit = ctx.audit
         if "bronze" in layers:
             failures: dict[str, list[str]] = {}  # one cause (e.g. an unreachable CRM) -> its stages
             for stage, table_id, fn in _bronze_stages(settings):
@@ -166,10 +170,4 @@ def run_pipeline(settings: Settings, layers: Iterable[str] = LAYERS, *, command:
                     notify(table_id, "failed")
                     raise
                 notify(table_id, "done")
-    except BaseException as e:
-        audit.end("FAILED", e.line() if isinstance(e, C360Error) else f"{type(e).__name__}: {e}")
-        raise
-    finally:
-        ctx.close()
-    audit.end("SUCCESS")
-    return RunResult(audit.run_id, "SUCCESS", audit.stages)
+    return RunResult(ctx.audit.run_id, "SUCCESS", ctx.audit.stages)
