@@ -6,8 +6,8 @@ import pyarrow as pa
 import pytest
 
 from c360 import catalog
+from c360.lake.bronze.columnar import validate_table
 from c360.lake.bronze.files import FILE_SOURCES, FileRejected, parse
-from c360.lake.bronze.records import validate
 
 SRC = {s.name: s for s in FILE_SOURCES}
 
@@ -48,22 +48,27 @@ def test_xml_records() -> None:
 
 
 def test_validate_types_and_keys() -> None:
+    import json
+
     spec = catalog.get("bronze.purchases")
-    good, bad = validate([
+    records = [
         ("l1", {"order_id": "O1", "line_no": "1", "customer_id": 7, "amount": "12.5"}),
         ("l2", {"order_id": "O2", "line_no": 1, "customer_id": "seven"}),
         ("l3", {"line_no": 1}),
         ("l4", ["not", "an", "object"]),
         ("l5", {"order_id": "O5", "line_no": 1.5}),
-    ], spec, "src")
-    assert good["order_id"] == ["O1"] and good["line_no"] == [1] and good["amount"] == [12.5]
+    ]
+    raw = pa.table({"__locator": [loc for loc, _ in records], "__raw": [json.dumps(r) for _, r in records]})
+    good, bad = validate_table(raw, spec, "src", "lines")
+    assert good["order_id"].to_pylist() == ["O1"] and good["line_no"].to_pylist() == [1]
+    assert good["amount"].to_pylist() == [12.5]
     rules = {b.locator: b.rule for b in bad}
     assert rules == {"l2": "type:customer_id", "l3": "primary_key_present", "l4": "record_is_object",
                      "l5": "type:line_no"}
 
 
-# One battery of values, judged by every validation path: per record (CRM), DuckDB over JSON
-# lines, DuckDB over a file it reads itself, DuckDB over text fields (CSV/XML).
+# One battery of values, judged by every validation path: DuckDB over JSON lines (stream,
+# broken files), over a file it reads itself, over text fields (CSV/XML/CRM).
 CASES = [  # (line_no value as JSON, accepted value or None if rejected)
     ("1", 1), ('"7"', 7), ('" 8 "', 8), ("2.0", 2), ("1e3", 1000), ("1.5", None), ('"1.5"', None),
     ("true", None), ('"x"', None), ('{"a": 1}', None), ("12345678901234567", 12345678901234567),
@@ -85,22 +90,18 @@ def _expected() -> tuple[list[str], list[str]]:
 def test_every_validation_path_judges_values_alike(tmp_path: Path) -> None:
     import json
 
-    from c360.lake.bronze.columnar import json_lines, validate_json_file, validate_table
+    from c360.lake.bronze.columnar import json_lines, validate_json_file
 
     spec = catalog.get("bronze.purchases")
     want_good, want_bad = _expected()
     want_values = [ok for _, ok in CASES if ok is not None and ok != "missing"]
     body = _lines()
-    # per record
-    recs = [(f"r{i}", json.loads(line)) for i, line in enumerate(body.decode().splitlines())]
-    g, b = validate(recs, spec, "s")
-    assert g["order_id"] == want_good and g["line_no"] == want_values
-    assert [r.raw for r in b] == [json.dumps(json.loads(line), sort_keys=True)
-                                  for line in body.decode().splitlines() if json.loads(line)["order_id"] in want_bad]
-    # DuckDB over lines
+    # DuckDB over lines: a rejected record keeps its raw line
     numbers, lines = json_lines(body)
     g2, b2 = validate_table(pa.table({"__locator": pa.array([str(n) for n in numbers.to_pylist()]),
                                       "__raw": lines}), spec, "s", "lines")
+    assert [r.raw for r in b2] == [line for line in body.decode().splitlines()
+                                   if json.loads(line)["order_id"] in want_bad]
     # DuckDB over the file
     f = tmp_path / "p.jsonl"
     f.write_bytes(body)
@@ -117,7 +118,7 @@ def test_every_validation_path_judges_values_alike(tmp_path: Path) -> None:
         assert good["order_id"].to_pylist() == want_good and good["line_no"].to_pylist() == want_values
         assert good["amount"].to_pylist() == [2.5] * len(want_good)
         # a value that does not fit is a type error; no value at all is a missing key (line_no is one)
-        assert [r.rule for r in bad] == [r.rule for r in b] == [
+        assert [r.rule for r in bad] == [r.rule for r in b2] == [
             "type:line_no" if ok is None else "primary_key_present" for _, ok in CASES if ok in (None, "missing")]
         assert all("expected an integer" in r.reason for r in bad if r.rule == "type:line_no")
 

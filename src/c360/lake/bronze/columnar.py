@@ -1,9 +1,9 @@
 """Columnar bronze validation in DuckDB: parse JSON lines or take text fields, coerce every value
 to its declared column type, and split good rows from rejected records — without a Python object
-per record (the per-record path in ``records.py`` ran at 50–80k records/s).
+per record (the per-record Python path this replaced ran at 50–80k records/s).
 
-The rules are the per-record ones (``records.py``), so a record is judged the same whichever path
-reads it: not JSON → ``json_parse``; not an object → ``record_is_object``; a value that does not
+One generated query judges every source (files, CRM rows, stream records) by the same rules,
+whichever way it was read: not JSON → ``json_parse``; not an object → ``record_is_object``; a value that does not
 fit its column → ``type:<column>`` (the first such column); no key value → ``primary_key_present``.
 Empty strings and JSON nulls are missing values.
 """
@@ -16,8 +16,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from c360.catalog import TableSpec
-from c360.lake.bronze.records import source_columns
 from c360.lake.quarantine import Rejected
+
+
+def source_columns(spec: TableSpec) -> list[tuple[str, str]]:
+    """(name, type) of the columns a source provides (not the lineage ``_`` columns)."""
+    return [(c.name, c.type) for c in spec.columns if not c.name.startswith("_")]
 
 
 def _q(name: str) -> str:
@@ -30,7 +34,7 @@ def _lit(s: str) -> str:
 
 def _coerce(typ: str, x: str) -> tuple[str, str]:
     """SQL (value, what was expected) for one field given as text ``x``, for a column of type
-    ``typ``: the rules of ``records._coerce`` (integers: integral numbers only — '7', 7.0, 1e3 yes,
+    ``typ`` (integers: integral numbers only — '7', 7.0, 1e3 yes,
     1.5 no, never rounded; booleans: true/false/1/0/yes/no/y/n/t/f)."""
     s = f"trim({x})"
     if typ == "string":
@@ -135,10 +139,8 @@ def validate_json_file(path: str, spec: TableSpec, source: str,
     line-by-line path). Raises ``duckdb.Error`` when a line is not a JSON object: the caller then
     validates that file line by line, which names the bad lines. Rejected records' locators are
     record indexes (``#i``, 0-based) for the caller to map to line numbers."""
-    shape = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n, _ in source_columns(spec)) + "}"
     src = (f"(SELECT *, NULL::VARCHAR AS __locator, NULL::VARCHAR AS __raw FROM "
-           f"(SELECT *, (row_number() OVER () - 1)::BIGINT AS __row FROM read_json({_lit(path)}, "
-           f"format = 'newline_delimited', columns = {shape}, records = true)))")
+           f"(SELECT *, (row_number() OVER () - 1)::BIGINT AS __row FROM {_read_json([path], spec)}))")
     own = con is None
     con = con or duckdb.connect()
     try:
@@ -155,14 +157,10 @@ def validate_json_files(paths: list[str], spec: TableSpec, con: duckdb.DuckDBPyC
     micro-batch instead of ~15 ms of planning per file: hundreds of daily logs add up), by path.
     A path missing from the result had a rejected record: validate it alone to name the lines.
     Raises ``duckdb.Error``/``OSError`` when a file has a line that is not a JSON object."""
-    shape = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n, _ in source_columns(spec)) + "}"
-    files = "[" + ", ".join(_lit(p) for p in paths) + "]"
     src = (f"(SELECT *, NULL::VARCHAR AS __locator, NULL::VARCHAR AS __raw, 0::BIGINT AS __row FROM "
-           f"read_json({files}, format = 'newline_delimited', columns = {shape}, records = true, "
-           f"filename = '__file'))")
+           f"{_read_json(paths, spec, filename='__file')})")
     out = con.sql(_validate_sql(spec, "text", src, carry="__file")).arrow().read_all()
-    names = [n for n, _ in source_columns(spec)]
-    schema = pa.schema([pa.field("__locator", pa.string())] + [pa.field(n, spec.column(n).arrow_type) for n in names])
+    names, schema = _good_schema(spec)
     rules = out.column("__rule")
     dirty = set() if rules.null_count == len(rules) else set(
         out.filter(pc.is_valid(rules)).column("__file").to_pylist())
@@ -180,9 +178,23 @@ def validate_json_files(paths: list[str], spec: TableSpec, con: duckdb.DuckDBPyC
     return {p: result.get(p, good.slice(0, 0)) for p in paths if p not in dirty}
 
 
-def _split(out: pa.Table, spec: TableSpec, source: str) -> tuple[pa.Table, list[Rejected]]:
+def _read_json(paths: list[str], spec: TableSpec, filename: str = "") -> str:
+    """DuckDB's reader over JSON-lines files, every source column as text (rules apply after)."""
+    shape = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n, _ in source_columns(spec)) + "}"
+    files = "[" + ", ".join(_lit(p) for p in paths) + "]"
+    named = f", filename = {_lit(filename)}" if filename else ""
+    return f"read_json({files}, format = 'newline_delimited', columns = {shape}, records = true{named})"
+
+
+def _good_schema(spec: TableSpec) -> tuple[list[str], pa.Schema]:
+    """Source column names, and the schema of validated rows (``__locator`` then those columns)."""
     names = [n for n, _ in source_columns(spec)]
-    schema = pa.schema([pa.field("__locator", pa.string())] + [pa.field(n, spec.column(n).arrow_type) for n in names])
+    return names, pa.schema([pa.field("__locator", pa.string())]
+                            + [pa.field(n, spec.column(n).arrow_type) for n in names])
+
+
+def _split(out: pa.Table, spec: TableSpec, source: str) -> tuple[pa.Table, list[Rejected]]:
+    names, schema = _good_schema(spec)
     rules = out.column("__rule")
     if rules.null_count == len(rules):  # the common case: all good, no filtering copy
         return out.select(["__locator", *names]).cast(schema), []

@@ -22,9 +22,14 @@ import pyarrow.compute as pc
 from lxml import etree
 
 from c360 import catalog
-from c360.lake.bronze.columnar import json_lines, validate_json_file, validate_json_files, validate_table
+from c360.lake.bronze.columnar import (
+    json_lines,
+    source_columns,
+    validate_json_file,
+    validate_json_files,
+    validate_table,
+)
 from c360.lake.bronze.reconcile import reconcile
-from c360.lake.bronze.records import source_columns
 from c360.lake.quarantine import Rejected, quarantine
 from c360.ops.audit import StageRecord, now
 from c360.sources.objectstore import ObjectInfo, ObjectStore
