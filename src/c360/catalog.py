@@ -100,6 +100,9 @@ def _cols(*specs: str | Column) -> tuple[Column, ...]:
 
 # Lineage columns every bronze table carries.
 BRONZE_META = _cols("_source", "_source_file", "_ingested_at:timestamp", "_batch_id", "_run_id")
+# CRM tables also say when a row was found hard-deleted at the source (null while it exists).
+CRM_META = (*BRONZE_META, Column("_deleted_at", "timestamp", description="When the key comparison "
+                                 "found the row gone from the source (hard delete); null while it exists."))
 
 _TABLES: list[TableSpec] = [
     # ------------------------------------------------------------------ bronze: as landed
@@ -110,44 +113,44 @@ _TABLES: list[TableSpec] = [
               "gender:string:pii.quasi", "street:string:pii.direct", "city:string:pii.quasi",
               "postcode:string:pii.quasi", "country:string", "signup_date:string", "loyalty_tier:string",
               "marketing_consent:bool", "preferred_channel:string", "preferred_categories:string",
-              "updated_at:string", "is_deleted:bool") + BRONZE_META,
+              "updated_at:string", "is_deleted:bool") + CRM_META,
         primary_key=("customer_id",), description="CRM customers, incremental by updated_at.",
     ),
     TableSpec(
         "crm_products", "bronze",
         _cols("product_id:string", "name:string", "category:string", "price:float64", "supplier:string",
-              "updated_at:string") + BRONZE_META,
+              "updated_at:string") + CRM_META,
         primary_key=("product_id",), description="Product catalog from the CRM.",
     ),
     TableSpec(
         "crm_stores", "bronze",
         _cols("store_id:string", "name:string", "city:string", "country:string", "opened_date:string",
-              "updated_at:string") + BRONZE_META,
+              "updated_at:string") + CRM_META,
         primary_key=("store_id",), description="Stores from the CRM.",
     ),
     TableSpec(
         "crm_salespeople", "bronze",
         _cols("salesperson_id:string", "store_id:string", "first_name:string:pii.direct",
               "last_name:string:pii.direct", "email:string:pii.direct", "hired_date:string",
-              "updated_at:string") + BRONZE_META,
+              "updated_at:string") + CRM_META,
         primary_key=("salesperson_id",), description="The sales team, per store.",
     ),
     TableSpec(
         "crm_returns", "bronze",
         _cols("return_id:string", "order_id:string", "line_no:int64", "customer_id:int64", "returned_at:string",
-              "reason:string", "amount:float64", "updated_at:string") + BRONZE_META,
+              "reason:string", "amount:float64", "updated_at:string") + CRM_META,
         primary_key=("return_id",), description="Returned order lines.",
     ),
     TableSpec(
         "crm_support_tickets", "bronze",
         _cols("ticket_id:string", "customer_id:int64", "opened_at:string", "channel:string", "subject:string",
-              "status:string", "priority:string", "updated_at:string") + BRONZE_META,
+              "status:string", "priority:string", "updated_at:string") + CRM_META,
         primary_key=("ticket_id",), description="Support tickets.",
     ),
     TableSpec(
         "crm_support_emails", "bronze",
         _cols("email_id:string", "ticket_id:string", "customer_id:int64", "direction:string", "sent_at:string",
-              "body:string:sensitive", "updated_at:string") + BRONZE_META,
+              "body:string:sensitive", "updated_at:string") + CRM_META,
         primary_key=("email_id",), description="Support emails on tickets (free text may hold personal data).",
     ),
     TableSpec(
@@ -305,12 +308,20 @@ def tables(layer: Layer | None = None) -> Iterable[TableSpec]:
     return [t for t in _TABLES if layer is None or t.layer == layer]
 
 
-def conform(data: pa.Table, spec: TableSpec) -> pa.Table:
-    """Select and cast ``data`` to the declared schema (missing columns become nulls)."""
+def conform(data: pa.Table, spec: TableSpec, keep_extra: bool = False) -> pa.Table:
+    """Select and cast ``data`` to the declared schema (missing columns become nulls).
+    ``keep_extra`` keeps columns the catalog does not declare, after the declared ones (a
+    source's new columns, added to bronze by schema evolution)."""
+    schema = spec.schema()
     cols = []
-    for f in spec.schema():
+    for f in schema:
         if f.name in data.column_names:
             cols.append(data.column(f.name).cast(f.type))
         else:
             cols.append(pa.nulls(data.num_rows, f.type))
-    return pa.Table.from_arrays(cols, schema=spec.schema())
+    if keep_extra:
+        for f in data.schema:
+            if f.name not in schema.names:
+                schema = schema.append(f)
+                cols.append(data.column(f.name))
+    return pa.Table.from_arrays(cols, schema=schema)

@@ -77,6 +77,12 @@ class CrmConfig(_Section):
     password: SecretStr | None = Field(None, description="Database password; env C360_CRM__PASSWORD only.")
     batch_rows: int = Field(200_000, gt=0, description="Rows per extract batch (keeps memory flat; one bronze "
                             "commit each).")
+    delete_check_hours: float = Field(
+        24.0, ge=0, description="Hard deletes: compare every source key with bronze when the last comparison is "
+        "older than this many hours (0 = every run; a full refresh always compares).")
+    max_delete_fraction: float = Field(
+        0.5, gt=0, le=1, description="A key comparison that finds more than this share of a table's rows gone "
+        "stops the table instead of marking them deleted (an emptied or wrong source, not real deletes).")
 
     @field_validator("url")
     @classmethod
@@ -398,6 +404,8 @@ crm:
   # sqlite:///path/crm.db (default: <home>/sources/crm.db) or mysql+pymysql://root@127.0.0.1:3306/crm
   url: ""
   batch_rows: 200000
+  delete_check_hours: 24      # hard deletes: compare all keys with bronze this often (0 = every run)
+  max_delete_fraction: 0.5    # more rows gone than this share stops the table (emptied or wrong source?)
 
 object_store:
   # a local directory (default: <home>/sources/files) or s3://bucket/prefix

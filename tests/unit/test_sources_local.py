@@ -65,18 +65,19 @@ def test_crm_keyset_reads_ties_once(tmp_path: Path) -> None:
     db = CrmDatabase(f"sqlite:///{tmp_path}/crm.db")
     ts = [datetime(2024, 1, 1, 10), datetime(2024, 1, 1, 10), datetime(2024, 1, 1, 10), datetime(2024, 1, 2)]
     db.replace_table("customers", pa.table({"customer_id": [4, 1, 3, 2], "updated_at": ts}), "customer_id")
-    batches = list(db.read_since("customers", "updated_at", "customer_id", None, 2))
-    assert [[r["customer_id"] for r in b] for b in batches] == [[1, 3], [4, 2]]
-    last = batches[0][-1]
-    rest = [r["customer_id"] for b in db.read_since("customers", "updated_at", "customer_id",
-                                                    (last["updated_at"], last["customer_id"]), 10) for r in b]
-    assert rest == [4, 2]
-    assert list(db.read_since("customers", "updated_at", "customer_id", ("2024-01-02 00:00:00", 2), 10)) == []
+    batches = list(db.read_batches("customers", "updated_at", "customer_id", None, 2))
+    assert [t.column("customer_id").to_pylist() for t, _ in batches] == [["1", "3"], ["4", "2"]]
+    last = batches[0][1]
+    assert last == ("2024-01-01 10:00:00", 3)
+    rest = [k for t, _ in db.read_batches("customers", "updated_at", "customer_id", last, 10)
+            for k in t.column("customer_id").to_pylist()]
+    assert rest == ["4", "2"]
+    assert list(db.read_batches("customers", "updated_at", "customer_id", ("2024-01-02 00:00:00", 2), 10)) == []
 
 
 def test_crm_columnar_batches_match_row_reads(tmp_path: Path) -> None:
-    """The columnar SQLite read gives the text the row read gives, keyset ties included, and
-    copes with a column whose first rows are NULL (a type-inferring reader does not)."""
+    """The columnar SQLite read gives the text of the typed row read (SQLAlchemy), keyset ties
+    included, and copes with a column whose first rows are NULL (a type-inferring reader does not)."""
     db = CrmDatabase(f"sqlite:///{tmp_path}/crm.db")
     n = 30
     ts = [datetime(2024, 1, 1, 10, 0, 0, 500 if i == 7 else 0) for i in range(n)]
@@ -84,11 +85,11 @@ def test_crm_columnar_batches_match_row_reads(tmp_path: Path) -> None:
         "customer_id": list(range(n, 0, -1)), "updated_at": ts,
         "phone": [None] * 25 + ["+44 1"] * 5, "price": [None] * 20 + [1.5] * 10,
         "vip": [i % 2 == 0 for i in range(n)]}), "customer_id")
-    rows = [r for b in db.read_since("customers", "updated_at", "customer_id", None, 4) for r in b]
+    rows = sorted(db.read_table("customers").to_pylist(), key=lambda r: (r["updated_at"], r["customer_id"]))
     batches = list(db.read_batches("customers", "updated_at", "customer_id", None, 4))
     got = pa.concat_tables([t for t, _ in batches]).to_pylist()
     assert [g["customer_id"] for g in got] == [str(r["customer_id"]) for r in rows]
-    assert [g["updated_at"] for g in got] == [r["updated_at"] for r in rows]  # isoformat, same text
+    assert [g["updated_at"] for g in got] == [r["updated_at"].isoformat(sep=" ") for r in rows]
     assert [g["phone"] for g in got] == [r["phone"] for r in rows]
     assert {g["price"] for g in got} == {None, "1.5"} and {g["vip"] for g in got} == {"0", "1"}
     # resuming from a batch's (watermark, key) reads exactly the rest

@@ -146,40 +146,62 @@ class Lake:
             if dt is not None and all((dt.transaction_version(a) or -1) >= v for a, v in txns):
                 return False
         write_deltalake(
-            self.uri(table_id), catalog.conform(data, spec), mode="append",
+            self.uri(table_id), catalog.conform(data, spec, keep_extra=schema_merge), mode="append",
             partition_by=list(spec.partition_by) or None, storage_options=self.storage_options,
             schema_mode="merge" if schema_merge else None,
             commit_properties=self._props(metadata, txns),
         )
         return True
 
-    def overwrite(self, table_id: str, data: pa.Table, *, metadata: Mapping[str, Any] | None = None) -> None:
-        """Replace the table's contents (a new version; history stays for time travel)."""
+    def overwrite(self, table_id: str, data: pa.Table, *, metadata: Mapping[str, Any] | None = None,
+                  keep_extra: bool = False) -> None:
+        """Replace the table's contents (a new version; history stays for time travel).
+        ``keep_extra`` keeps columns the catalog does not declare (see ``catalog.conform``)."""
         spec = catalog.get(table_id)
         write_deltalake(
-            self.uri(table_id), catalog.conform(data, spec), mode="overwrite",
+            self.uri(table_id), catalog.conform(data, spec, keep_extra=keep_extra), mode="overwrite",
             partition_by=list(spec.partition_by) or None, storage_options=self.storage_options,
             schema_mode="overwrite", commit_properties=self._props(metadata),
         )
 
     def merge(self, table_id: str, data: pa.Table, *, keys: tuple[str, ...] | None = None,
-              insert_only: bool = False, metadata: Mapping[str, Any] | None = None) -> dict[str, int]:
-        """Upsert on the primary key (or ``keys``); ``insert_only`` never touches existing rows."""
+              insert_only: bool = False, metadata: Mapping[str, Any] | None = None,
+              schema_merge: bool = False) -> dict[str, int]:
+        """Upsert on the primary key (or ``keys``); ``insert_only`` never touches existing rows.
+        ``schema_merge`` adds columns ``data`` has and the table lacks (schema evolution)."""
         spec = catalog.get(table_id)
         keys = keys or spec.primary_key
         if not keys:
             raise ValueError(f"{table_id} has no primary key to merge on")
-        src = catalog.conform(data, spec)
+        src = catalog.conform(data, spec, keep_extra=schema_merge)
         dt = self.table(table_id)
         if dt is None:
-            self.overwrite(table_id, src, metadata=metadata)
+            self.overwrite(table_id, src, metadata=metadata, keep_extra=schema_merge)
             return {"num_target_rows_inserted": src.num_rows, "num_target_rows_updated": 0}
-        pred = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
-        m = dt.merge(src, pred, source_alias="s", target_alias="t",
+        m = dt.merge(src, _key_predicate(keys), source_alias="s", target_alias="t", merge_schema=schema_merge,
                      commit_properties=self._props(metadata))
         if not insert_only:
             m = m.when_matched_update_all()
         return m.when_not_matched_insert_all().execute()
+
+    def update_matching(self, table_id: str, data: pa.Table, columns: Sequence[str], *,
+                        metadata: Mapping[str, Any] | None = None) -> int:
+        """Set ``columns`` from ``data`` on the rows whose primary key ``data`` holds (no
+        inserts); returns the number of rows updated."""
+        spec = catalog.get(table_id)
+        dt = self.table(table_id)
+        if dt is None or data.num_rows == 0:
+            return 0
+        schema = spec.schema()
+        src = pa.table({c: data.column(c).cast(schema.field(c).type) for c in (*spec.primary_key, *columns)})
+        out = (dt.merge(src, _key_predicate(spec.primary_key), source_alias="s", target_alias="t",
+                        commit_properties=self._props(metadata))
+               .when_matched_update({c: f"s.`{c}`" for c in columns}).execute())
+        return int(out.get("num_target_rows_updated", 0))
+
+
+def _key_predicate(keys: Sequence[str]) -> str:
+    return " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
 
 
 def native_filesystem(table_uri: str, storage_options: Mapping[str, str] | None) -> pafs.FileSystem:

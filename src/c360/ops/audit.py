@@ -18,6 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from c360 import catalog
 from c360.lake.store import Lake
 
 AUDIT = "ops.run_audit"
@@ -139,3 +140,14 @@ def recent_runs(lake: Lake, limit: int = 5) -> list[dict[str, Any]]:
     for run in out:
         run["stages"] = list(run["stages"].values())
     return out
+
+
+def last_stage_detail(lake: Lake, table_id: str, key: str) -> Any:
+    """``details[key]`` of the newest successful stage of ``table_id`` that recorded it, or None
+    (e.g. when a table's hard-delete key comparison last ran)."""
+    if not lake.exists(AUDIT):
+        return None
+    t = lake.sql(f"SELECT details FROM {catalog.get(AUDIT).sql_name} WHERE table_id = ? AND status = 'SUCCESS' "
+                 f"AND json_exists(details, ?) ORDER BY ended_at DESC LIMIT 1", AUDIT,
+                 params=[table_id, f"$.{key}"])
+    return json.loads(t.column("details")[0].as_py())[key] if t.num_rows else None

@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import URL, make_url
 
 from c360.errors import C360Error
@@ -25,10 +26,21 @@ def _sql_type(t: pa.DataType, values: pa.ChunkedArray) -> sa.types.TypeEngine:
         return sa.Boolean()
     if pa.types.is_date(t):
         return sa.Date()
-    if pa.types.is_timestamp(t):
-        return sa.DateTime()
+    if pa.types.is_timestamp(t):  # MySQL's DATETIME drops fractions unless asked for them
+        return sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
     longest = pa.compute.max(pa.compute.utf8_length(values)).as_py() if len(values) else 0
     return sa.Text() if (longest or 0) > 255 else sa.String(255)
+
+
+def _as_text(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A column as the text bronze validates, timestamps as 'YYYY-MM-DD HH:MM:SS[.ffffff]'
+    (whole seconds without a fraction, like Python's isoformat and the SQLite path)."""
+    t = col.type
+    if pa.types.is_timestamp(t):
+        col = col.cast(pa.timestamp("us", t.tz))
+        text = col.cast(pa.string()) if t.tz is None else pa.compute.strftime(col, format="%Y-%m-%d %H:%M:%S")
+        return pa.compute.replace_substring_regex(text, r"\.000000$", "")
+    return col.cast(pa.string())
 
 
 def _sqlite_column(col: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -104,8 +116,9 @@ class CrmDatabase:
         that appends more rows first: building it once at the end beats growing it row by row.
         """
         meta = sa.MetaData()
-        cols = [sa.Column(f.name, _sql_type(f.type, data.column(f.name)), primary_key=(f.name == primary_key))
-                for f in data.schema]
+        # autoincrement=False: the keys are the data's own (MySQL would renumber a key of 0)
+        cols = [sa.Column(f.name, _sql_type(f.type, data.column(f.name)), primary_key=(f.name == primary_key),
+                          autoincrement=False) for f in data.schema]
         table = sa.Table(name, meta, *cols)
         table.indexes.clear()  # built after the load: one sort instead of a b-tree insert per row
         try:
@@ -181,30 +194,96 @@ class CrmDatabase:
         with self.engine.connect() as c:
             return int(c.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar_one())
 
+    def _reflect(self, name: str) -> sa.Table:
+        try:
+            return sa.Table(name, sa.MetaData(), autoload_with=self.engine)
+        except sa.exc.NoSuchTableError:
+            raise C360Error(f"CRM table {name!r} does not exist", where=self.safe_url,
+                            fix="generate data first (c360 generate) or fix crm.url") from None
+        except sa.exc.SQLAlchemyError as e:
+            raise self._fail(e, f"reading the schema of {name}") from e
+
+    def column_types(self, name: str) -> dict[str, sa.types.TypeEngine]:
+        """The table's columns and their SQL types as the database reports them now."""
+        return {c.name: c.type for c in self._reflect(name).c}
+
+    def read_keys(self, name: str, primary_key: str) -> pa.Array:
+        """Every primary-key value of the table (for hard-delete detection), as text."""
+        sql = f"SELECT {self._quote(primary_key)} FROM {self._quote(name)}"
+        return self._arrow(sql, f"reading the keys of {name}").column(0).cast(pa.string()).combine_chunks()
+
+    def _quote(self, ident: str) -> str:
+        return self.engine.dialect.identifier_preparer.quote(ident)
+
+    def _connectorx_url(self) -> str:
+        scheme = "mysql" if "mysql" in self.url.drivername else "postgresql"
+        return self.url.set(drivername=scheme).render_as_string(hide_password=False)
+
+    def _arrow(self, sql: str, action: str) -> pa.Table:
+        """One query's result as Arrow: ADBC for SQLite, connectorx (Rust, no Python object per
+        value) for MySQL/PostgreSQL."""
+        try:
+            if self.url.drivername.startswith("sqlite"):
+                import adbc_driver_sqlite.dbapi as adbc_sqlite
+
+                with adbc_sqlite.connect(self.url.database) as conn, conn.cursor() as cur:
+                    cur.execute(sql)
+                    return cur.fetch_arrow_table()
+            import connectorx as cx
+
+            return cx.read_sql(self._connectorx_url(), sql, return_type="arrow")
+        except C360Error:
+            raise
+        except Exception as e:  # ADBC, connectorx (RuntimeError) and Arrow errors alike
+            raise self._fail(e, action) from e
+
     def read_batches(self, name: str, watermark_column: str, primary_key: str,
                      since: tuple[str, Any] | None, batch_rows: int) -> Iterator[tuple[pa.Table, tuple[str, Any]]]:
-        """Like ``read_since`` but columnar: each batch as an Arrow table of text values (the
-        CRM's own rendering: timestamps 'YYYY-MM-DD HH:MM:SS[.ffffff]', booleans 0/1) with the
-        batch's last (watermark, key). SQLite is read through ADBC (Arrow, no Python object per
-        value); other databases through SQLAlchemy."""
-        if not self.url.drivername.startswith("sqlite"):
-            for rows in self.read_since(name, watermark_column, primary_key, since, batch_rows):
-                cols = list(rows[0])
-                yield (pa.table({c: pa.array([None if r[c] is None else str(r[c]) for r in rows], pa.string())
-                                 for c in cols}),
-                       (rows[-1][watermark_column], rows[-1][primary_key]))
+        """Rows changed after ``since`` = (watermark, key), in (watermark, key) order, in batches
+        of ``batch_rows``: each as an Arrow table of text values (the CRM's own rendering:
+        timestamps 'YYYY-MM-DD HH:MM:SS[.ffffff]', booleans 0/1 or true/false) with the batch's
+        last (watermark, key).
+
+        Keyset pagination with the primary key as tie-break: rows sharing one updated_at are
+        neither skipped nor read twice across batches or runs. SQLite is read through ADBC,
+        MySQL/PostgreSQL through connectorx: columnar all the way, memory flat per batch.
+        """
+        if self.url.drivername.startswith("sqlite"):
+            yield from self._sqlite_batches(name, watermark_column, primary_key, since, batch_rows)
             return
-        yield from self._sqlite_batches(name, watermark_column, primary_key, since, batch_rows)
+        table = self._reflect(name)
+        wm, pk = table.c[watermark_column], table.c[primary_key]
+        cursor: tuple[Any, Any] | None = None
+        if since is not None:
+            # Bind the watermark in the column's own type (compared as text, a DATETIME with
+            # and without fractional seconds would sort wrongly).
+            value = since[0]
+            if isinstance(wm.type, sa.DateTime) and isinstance(value, str):
+                value = datetime.fromisoformat(value)
+            elif isinstance(wm.type, sa.Date) and isinstance(value, str):
+                value = date.fromisoformat(value)
+            cursor = (value, since[1])
+        while True:
+            q = sa.select(table).order_by(wm, pk).limit(batch_rows)
+            if cursor is not None:
+                q = q.where(sa.or_(wm > cursor[0], sa.and_(wm == cursor[0], pk > cursor[1])))
+            # connectorx takes no bound parameters: SQLAlchemy renders the literals, quoted and
+            # escaped for the dialect (MySQL's backslashes included)
+            sql = str(q.compile(self.engine, compile_kwargs={"literal_binds": True}))
+            t = self._arrow(sql, f"reading {name}")
+            if t.num_rows == 0:
+                return
+            cursor = (t.column(watermark_column)[-1].as_py(), t.column(primary_key)[-1].as_py())
+            text = pa.table({c: _as_text(t.column(c)) for c in t.column_names})
+            yield text, (text.column(watermark_column)[-1].as_py(), cursor[1])
+            if t.num_rows < batch_rows:
+                return
 
     def _sqlite_batches(self, name: str, wm: str, pk: str, since: tuple[str, Any] | None,
                         batch_rows: int) -> Iterator[tuple[pa.Table, tuple[str, Any]]]:
         import adbc_driver_sqlite.dbapi as adbc_sqlite
 
-        try:
-            table = sa.Table(name, sa.MetaData(), autoload_with=self.engine)
-        except sa.exc.NoSuchTableError:
-            raise C360Error(f"CRM table {name!r} does not exist", where=self.safe_url,
-                            fix="generate data first (c360 generate) or fix crm.url") from None
+        table = self._reflect(name)
         timestamps = {c.name for c in table.c if isinstance(c.type, sa.DateTime)}
 
         def q(c: str) -> str:
@@ -242,51 +321,3 @@ class CrmDatabase:
                         return
         except (adbc_sqlite.Error, OSError, pa.ArrowException) as e:  # (ADBC errors may surface via Arrow)
             raise self._fail(e, f"reading {name}") from e
-
-    def read_since(self, name: str, watermark_column: str, primary_key: str,
-                   since: tuple[str, Any] | None, batch_rows: int) -> Iterator[list[dict[str, Any]]]:
-        """Rows changed after ``since`` = (watermark, key), in (watermark, key) order, in batches.
-
-        Keyset pagination with the primary key as tie-break: rows sharing one updated_at are
-        neither skipped nor read twice across batches or runs.
-        """
-        try:
-            table = sa.Table(name, sa.MetaData(), autoload_with=self.engine)
-        except sa.exc.NoSuchTableError:
-            raise C360Error(f"CRM table {name!r} does not exist", where=self.safe_url,
-                            fix="generate data first (c360 generate) or fix crm.url") from None
-        except sa.exc.SQLAlchemyError as e:
-            raise self._fail(e, "reading") from e
-        wm, pk = table.c[watermark_column], table.c[primary_key]
-        cursor: tuple[Any, Any] | None = None
-        if since is not None:
-            # Bind the watermark in the column's own type: compared as text, SQLite's
-            # '2024-01-01 10:00:00.000000' sorts after '2024-01-01 10:00:00'.
-            value = since[0]
-            if isinstance(wm.type, sa.DateTime) and isinstance(value, str):
-                value = datetime.fromisoformat(value)
-            elif isinstance(wm.type, sa.Date) and isinstance(value, str):
-                value = date.fromisoformat(value)
-            cursor = (value, since[1])
-        while True:
-            q = sa.select(table).order_by(wm, pk).limit(batch_rows)
-            if cursor is not None:
-                cw, ck = cursor
-                q = q.where(sa.or_(wm > cw, sa.and_(wm == cw, pk > ck)))
-            try:
-                with self.engine.connect() as c:
-                    rows = [dict(r._mapping) for r in c.execute(q)]
-            except sa.exc.SQLAlchemyError as e:
-                raise self._fail(e, "reading") from e
-            if not rows:
-                return
-            cursor = (rows[-1][watermark_column], rows[-1][primary_key])
-            for r in rows:
-                for k, v in r.items():
-                    if isinstance(v, datetime):
-                        r[k] = v.isoformat(sep=" ")
-                    elif isinstance(v, date):
-                        r[k] = v.isoformat()
-            yield rows
-            if len(rows) < batch_rows:
-                return

@@ -1,5 +1,5 @@
 -- silver.customers: the current version of each CRM customer, standardised (rules: c360/lake/rules.py).
--- Latest wins by updated_at (then ingestion time); soft-deleted customers are removed.
+-- Latest wins by updated_at (then ingestion time); soft- and hard-deleted customers are removed.
 WITH latest AS (
     SELECT *
     FROM bronze_crm_customers
@@ -23,7 +23,8 @@ clean AS (
         lower(trim(loyalty_tier)) AS loyalty_tier,
         marketing_consent,
         TRY_CAST(updated_at AS TIMESTAMP) AS updated_at,
-        is_deleted
+        is_deleted,
+        _deleted_at
     FROM latest
 )
 SELECT
@@ -32,4 +33,4 @@ SELECT
     phone, date_of_birth, gender, city, postcode, country, signup_date, loyalty_tier,
     marketing_consent, updated_at
 FROM clean
-WHERE NOT coalesce(is_deleted, false)
+WHERE NOT coalesce(is_deleted, false) AND _deleted_at IS NULL  -- soft- and hard-deleted
