@@ -286,9 +286,12 @@ _TABLES: list[TableSpec] = [
     TableSpec(
         "file_ledger", "ops",
         _cols("path", "size:int64", "etag", "source", "table_id", "status", "rows:int64",
-              "bad_rows:int64", "batch_id", "run_id", "reason", "ingested_at:timestamp"),
+              "bad_rows:int64", "batch_id", "run_id", "reason", "ingested_at:timestamp", "format",
+              "dq_score:float64", "destination"),
         primary_key=("path", "etag"),
-        description="Files seen by ingestion (Auto-Loader-style): path + ETag, outcome, counts.",
+        description="Files seen by ingestion (Auto-Loader-style): path + ETag, detected format, outcome "
+                    "(SUCCESS/FAILED), rows and bad rows, DQ score (good / all records), where the file was "
+                    "copied (validated/… or error/…).",
     ),
 ]
 

@@ -62,6 +62,14 @@ def test_sources_reconcile_with_bronze_plus_quarantine(embedded: Settings, world
     assert ledger["profiles/partner-profiles-truncated.xml"]["status"] == "FAILED"
     assert "xml_parse" in ledger["profiles/partner-profiles-truncated.xml"]["reason"]
     assert "csv_header" in ledger["feedback/feedback-export-wrong-header.csv"]["reason"]
+    # per file: format, DQ score (good / all records), where the file went
+    bad_file = ledger["profiles/partner-profiles-truncated.xml"]
+    assert (bad_file["format"], bad_file["dq_score"], bad_file["destination"]) == (
+        "xml", 0.0, "error/profiles/partner-profiles-truncated.xml")
+    dirty = [r for r in ledger.values() if r["source"] == "purchases" and r["bad_rows"]]
+    assert len(dirty) == 1 and dirty[0]["dq_score"] == round(dirty[0]["rows"] / (dirty[0]["rows"] + 1), 6)
+    assert all(r["destination"] == f"validated/{r['path']}" and r["format"] == "jsonl"
+               for r in ledger.values() if r["source"] == "purchases")
     store = open_object_store(embedded)
     assert store.list("error/profiles/") and len(store.list("validated/purchases/")) == len(store.list("purchases/"))
 
@@ -155,6 +163,40 @@ def test_empty_and_non_utf8_stream_records_are_quarantined(embedded: Settings) -
            if r["table_id"] == "bronze.events" and r["run_id"] == result.run_id]
     assert len(new) == 2 == quarantined(lake, "bronze.events") - before
     assert {r["rule"] for r in new} == {"json_parse"} and "\ufffd" in "".join(r["raw"] for r in new)
+
+
+def test_parquet_and_json_files_in_a_jsonl_drop(embedded: Settings) -> None:
+    """Each file's format is detected: a Parquet file and a JSON array land next to the JSON
+    lines, with their bad records quarantined by the same rules and counted per file."""
+    import pyarrow.parquet as pq
+
+    run_pipeline(embedded, ["bronze"])
+    lake = lake_from_settings(embedded)
+    n = lake.count("bronze.purchases")
+    base = {"customer_id": 1, "email": None, "order_ts": "2025-01-01 09:00:00", "product_id": "P00001",
+            "quantity": 1, "unit_price": 5.0, "amount": 5.0, "currency": "EUR", "channel": "web",
+            "store_id": None, "salesperson_id": None}
+    rows = [{"order_id": "OPQ1", "line_no": 1, **base}, {"order_id": "OPQ1", "line_no": 2, **base},
+            {"order_id": "OPQ2", "line_no": None, **base}]
+    sink = pa.BufferOutputStream()
+    # a Parquet file carries its schema: it must hold the declared columns (like a CSV header)
+    spec = catalog.get("bronze.purchases")
+    schema = pa.schema([pa.field(k, spec.column(k).arrow_type) for k in rows[0]])
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), sink)
+    store = open_object_store(embedded)
+    store.put("purchases/year=2025/month=02/export.parquet", sink.getvalue().to_pybytes())
+    array = [{"order_id": "OJS1", "line_no": 1, **base}, {"order_id": "OJS1", "line_no": "two", **base}]
+    store.put("purchases/year=2025/month=02/api-dump.json", json.dumps(array).encode())
+    run_pipeline(embedded, ["bronze"])
+    assert lake.count("bronze.purchases") == n + 3
+    ledger = {r["path"]: r for r in lake.read("ops.file_ledger").to_pylist()}
+    pq_row = ledger["purchases/year=2025/month=02/export.parquet"]
+    js_row = ledger["purchases/year=2025/month=02/api-dump.json"]
+    assert (pq_row["format"], pq_row["rows"], pq_row["bad_rows"], pq_row["dq_score"]) == ("parquet", 2, 1, 0.666667)
+    assert (js_row["format"], js_row["rows"], js_row["bad_rows"], js_row["dq_score"]) == ("json", 1, 1, 0.5)
+    q = {r["locator"]: r["rule"] for r in lake.read("ops.quarantine").to_pylist() if "month=02" in r["locator"]}
+    assert q == {"purchases/year=2025/month=02/export.parquet#3": "primary_key_present",
+                 "purchases/year=2025/month=02/api-dump.json#2": "type:line_no"}
 
 
 def test_incremental_run_takes_only_new_input(embedded: Settings) -> None:

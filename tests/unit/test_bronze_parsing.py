@@ -114,7 +114,9 @@ def test_every_validation_path_judges_values_alike(tmp_path: Path) -> None:
                                 for t in texts],
                     "amount": [t["amount"] for t in texts]})
     g4, b4 = validate_table(raw, spec, "s", "text")
-    for good, bad in ((g2, b2), (g3, b3), (g4, b4)):
+    # a JSON array of the same records (a .json file)
+    g5, b5 = parse(SRC["purchases"], "p.json", b"[" + b",".join(body.strip().split(b"\n")) + b"]")
+    for good, bad in ((g2, b2), (g3, b3), (g4, b4), (g5, b5)):
         assert good["order_id"].to_pylist() == want_good and good["line_no"].to_pylist() == want_values
         assert good["amount"].to_pylist() == [2.5] * len(want_good)
         # a value that does not fit is a type error; no value at all is a missing key (line_no is one)
@@ -137,3 +139,61 @@ def test_file_fast_path_and_line_path_agree_and_name_lines(tmp_path: Path) -> No
     assert [(b.locator, b.rule) for b in fast_bad] == [("p.jsonl:3", "type:line_no")]
     assert fast_bad[0].raw == '{"order_id": "O2", "line_no": "x"}'
     assert [(b.locator, b.rule) for b in slow_bad] == [("p.jsonl:3", "type:line_no"), ("p.jsonl:5", "json_parse")]
+
+
+def test_format_is_detected_per_file() -> None:
+    from c360.lake.bronze.files import detect_format
+
+    assert detect_format("purchases/a.jsonl", b'{"a": 1}', "jsonl") == "jsonl"
+    assert detect_format("purchases/a.json", b'  [{"a": 1}]', "jsonl") == "json"
+    assert detect_format("purchases/a.json", b'{"a": 1}', "jsonl") == "json"
+    assert detect_format("purchases/a", b"PAR1....", "jsonl") == "parquet"
+    assert detect_format("purchases/a.parquet", b"PAR1....", "jsonl") == "parquet"
+    assert detect_format("feedback/a.csv", b"a,b\n", "csv") == "csv"
+    assert detect_format("drop/a.txt", b"<profiles/>", "csv") == "xml"
+    assert detect_format("drop/a.dat", b"x,y", "csv") == "csv"
+
+
+def test_json_documents() -> None:
+    # one record; an array with a non-object element; a .json file of several documents (JSON lines)
+    good, bad = parse(SRC["purchases"], "o.json", b'{"order_id": "O1", "line_no": 1}')
+    assert good["order_id"].to_pylist() == ["O1"] and not bad
+    good, bad = parse(SRC["purchases"], "a.json", b'[{"order_id": "O1", "line_no": 1}, 5, {"order_id": "O2"}]')
+    assert good["order_id"].to_pylist() == ["O1"]
+    assert [(r.locator, r.rule) for r in bad] == [("a.json#2", "record_is_object"), ("a.json#3", "primary_key_present")]
+    two = b'{"order_id": "O1", "line_no": 1}\n{"order_id": "O2", "line_no": 2}\n'
+    good, bad = parse(SRC["purchases"], "l.json", two)
+    assert good["order_id"].to_pylist() == ["O1", "O2"]
+    with pytest.raises(FileRejected) as e:
+        parse(SRC["purchases"], "t.json", b'[{"order_id": "O1", "line_no": 1}, {"order_id"')
+    assert e.value.rule == "json_parse"
+
+
+def _parquet(t: pa.Table) -> bytes:
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(t, sink)
+    return sink.getvalue().to_pybytes()
+
+
+def test_parquet_files() -> None:
+    spec = catalog.get("bronze.payments")
+    names = [c.name for c in spec.columns if not c.name.startswith("_")]
+    t = pa.table({n: pa.array(["x", "y", "z"]) for n in names})
+    t = t.set_column(names.index("amount"), "amount", pa.array([12.5, None, 3.0]))
+    t = t.set_column(names.index("payment_id"), "payment_id", pa.array(["P1", "P2", None]))
+    good, bad = parse(SRC["payments"], "transactions/p.parquet", _parquet(t))
+    assert good["payment_id"].to_pylist() == ["P1", "P2"] and good["amount"].to_pylist() == [12.5, None]
+    assert [(r.locator, r.rule) for r in bad] == [("transactions/p.parquet#3", "primary_key_present")]
+    # integers from a float column only when integral (never rounded)
+    f = pa.table({"feedback_id": ["F1", "F2"], "customer_id": pa.array([7.0, 7.5]), "rating": pa.array([5, 4]),
+                  "comment": ["a", "b"], "submitted_at": ["2024-01-01", "2024-01-02"]})
+    good, bad = parse(SRC["feedback"], "feedback/f.parquet", _parquet(f))
+    assert good["customer_id"].to_pylist() == [7] and [r.rule for r in bad] == ["type:customer_id"]
+    with pytest.raises(FileRejected) as e:  # wrong columns: the whole file
+        parse(SRC["feedback"], "feedback/g.parquet", _parquet(f.drop_columns(["rating"])))
+    assert e.value.rule == "parquet_schema" and "rating" in e.value.reason
+    with pytest.raises(FileRejected) as e:  # truncated
+        parse(SRC["feedback"], "feedback/h.parquet", _parquet(f)[:-20])
+    assert e.value.rule == "parquet_read"

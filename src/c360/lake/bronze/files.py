@@ -19,6 +19,7 @@ from typing import Any, Literal
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from lxml import etree
 
 from c360 import catalog
@@ -35,6 +36,9 @@ from c360.ops.audit import StageRecord, now
 from c360.sources.objectstore import ObjectInfo, ObjectStore
 
 LEDGER = "ops.file_ledger"
+Format = Literal["jsonl", "json", "csv", "xml", "parquet"]
+_EXTENSIONS: dict[str, Format] = {"jsonl": "jsonl", "ndjson": "jsonl", "json": "json", "csv": "csv",
+                                  "xml": "xml", "parquet": "parquet", "pq": "parquet"}
 
 
 @dataclass(frozen=True)
@@ -43,9 +47,9 @@ class FileSource:
 
     name: str
     prefix: str
-    format: Literal["jsonl", "csv", "xml"]
+    format: Format  # what the drop usually holds; each file's own format is detected
     table_id: str
-    record_tag: str = ""  # XML: the element holding one record
+    record_tag: str = ""  # XML: the element holding one record (default: the root's children)
 
 
 FILE_SOURCES = (
@@ -65,26 +69,104 @@ class FileRejected(Exception):
         self.rule, self.reason = rule, reason
 
 
+def format_by_name(key: str, default: Format) -> Format | None:
+    """The format a file's extension names; ``default`` when it has none; None when the
+    extension says nothing (e.g. ``.txt``, ``.json`` — JSON or JSON lines — decided by content)."""
+    name = key.rsplit("/", 1)[-1]
+    if "." not in name:
+        return default
+    fmt = _EXTENSIONS.get(name.rsplit(".", 1)[-1].lower())
+    return None if fmt == "json" else fmt
+
+
+def detect_format(key: str, body: bytes | memoryview, default: Format) -> Format:
+    """A file's format from its magic bytes, extension and first character (Parquet starts
+    with ``PAR1``; ``[`` opens a JSON array; ``{`` JSON lines or one JSON document; ``<`` XML)."""
+    head = bytes(body[:4096])
+    if head[:4] == b"PAR1":
+        return "parquet"
+    by_name = format_by_name(key, default)
+    if by_name is not None and by_name != "parquet":
+        return by_name
+    first = head.lstrip()[:1]
+    if first == b"[" or (first == b"{" and key.lower().endswith(".json")):
+        return "json"
+    return {b"{": "jsonl", b"<": "xml"}.get(first, by_name or default)  # type: ignore[return-value]
+
+
 def parse(src: FileSource, key: str, body: bytes | memoryview, path: str | None = None,
-          con: duckdb.DuckDBPyConnection | None = None) -> tuple[pa.Table, list[Rejected]]:
+          con: duckdb.DuckDBPyConnection | None = None, fmt: Format | None = None,
+          ) -> tuple[pa.Table, list[Rejected]]:
     """Validated rows of one file (typed, source columns) and its rejected records, columnar.
+    ``fmt``: the file's format (detected when not given).
 
     JSON lines: DuckDB reads the file itself (``path``, or a temporary copy of ``body``); a file
     with a line that is not a JSON object is read again line by line, so each bad line is named.
-    CSV and XML: parsed in Python (small files), validated in DuckDB.
+    JSON (an array of records, or one record), CSV, XML and Parquet: parsed in Python/Arrow,
+    validated in DuckDB by the same rules.
     """
     spec = catalog.get(src.table_id)
+    fmt = fmt or detect_format(key, body, src.format)
     own = con is None
     con = con or duckdb.connect()  # one connection per ingest: a new one per file costs ~10 ms
     try:
-        if src.format == "jsonl":
+        if fmt == "jsonl":
             return _parse_jsonl(con, spec, key, body, path)
-        if src.format == "csv":
+        if fmt == "json":
+            return _parse_json(con, spec, key, body, path)
+        if fmt == "csv":
             return _parse_csv(con, spec, key, body)
+        if fmt == "parquet":
+            return _parse_parquet(con, spec, key, body)
         return _parse_xml(con, src, spec, key, body)
     finally:
         if own:
             con.close()
+
+
+def _parse_json(con: duckdb.DuckDBPyConnection, spec: catalog.TableSpec, key: str, body: bytes | memoryview,
+                path: str | None) -> tuple[pa.Table, list[Rejected]]:
+    """A JSON document: an array of records (each element validated, named ``key#i``) or one
+    record. A ``.json`` file that is not one document is read as JSON lines."""
+    try:
+        doc = json.loads(bytes(body))
+    except UnicodeDecodeError as e:
+        raise FileRejected("utf8", f"not UTF-8 text: {e}") from None
+    except json.JSONDecodeError as e:
+        if bytes(body).lstrip()[:1] == b"[":
+            raise FileRejected("json_parse", f"not valid JSON: {e}") from None
+        return _parse_jsonl(con, spec, key, body, path)  # several documents: JSON lines
+    records = doc if isinstance(doc, list) else [doc]
+    locs = pa.array([f"{key}#{i}" for i in range(1, len(records) + 1)], pa.string())
+    raw = pa.array([json.dumps(r, ensure_ascii=False) for r in records], pa.string())
+    return validate_table(pa.table({"__locator": locs, "__raw": raw}), spec, key, "lines", con)
+
+
+def _parse_parquet(con: duckdb.DuckDBPyConnection, spec: catalog.TableSpec, key: str,
+                   body: bytes | memoryview) -> tuple[pa.Table, list[Rejected]]:
+    """A Parquet file: its columns must be the declared ones (like a CSV header); values are
+    judged as text by the same rules, so a float 7.0 is an integer and 7.5 is rejected."""
+    try:
+        t = pq.read_table(pa.BufferReader(pa.py_buffer(body)))
+    except (pa.ArrowException, OSError) as e:
+        raise FileRejected("parquet_read", f"not a readable Parquet file: {e}") from None
+    _check_columns(t.column_names, spec, "Parquet columns", "parquet_schema")
+    text = {}
+    for name in t.column_names:
+        col = t.column(name)
+        if pa.types.is_nested(col.type):  # a nested value in a text column: its JSON (as Spark does)
+            col = pa.array([None if v is None else json.dumps(v, default=str) for v in col.to_pylist()], pa.string())
+        text[name] = col.cast(pa.string())
+    locs = pa.array([f"{key}#{i}" for i in range(1, t.num_rows + 1)], pa.string())
+    return validate_table(pa.table({"__locator": locs, **text}), spec, key, "text", con)
+
+
+def _check_columns(found: list[str], spec: catalog.TableSpec, what: str, rule: str) -> None:
+    """A file's columns must be exactly the declared source columns (any order)."""
+    expected = [n for n, _ in source_columns(spec)]
+    if set(found) != set(expected) or len(found) != len(set(found)):
+        missing, extra = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
+        raise FileRejected(rule, f"wrong {what}: missing {missing}, unexpected {extra}")
 
 
 def _parse_xml(con: duckdb.DuckDBPyConnection, src: FileSource, spec: catalog.TableSpec, key: str,
@@ -96,7 +178,8 @@ def _parse_xml(con: duckdb.DuckDBPyConnection, src: FileSource, spec: catalog.Ta
     names = [n for n, _ in source_columns(spec)]
     cols: dict[str, list[Any]] = {n: [] for n in names}
     locs = []
-    for i, el in enumerate(root.iter(src.record_tag), start=1):
+    records = root.iter(src.record_tag) if src.record_tag else iter(root)
+    for i, el in enumerate(records, start=1):
         fields = {child.tag: child.text for child in el}
         for n in names:
             cols[n].append(fields.get(n))
@@ -143,10 +226,7 @@ def _parse_csv(con: duckdb.DuckDBPyConnection, spec: catalog.TableSpec, key: str
         raise FileRejected("utf8", f"not UTF-8 text: {e}") from None
     reader = csv.reader(io.StringIO(text))
     header = next(reader, [])
-    expected = [n for n, _ in source_columns(spec)]
-    if set(header) != set(expected) or len(header) != len(set(header)):
-        missing, extra = sorted(set(expected) - set(header)), sorted(set(header) - set(expected))
-        raise FileRejected("csv_header", f"wrong CSV header: missing {missing}, unexpected {extra}")
+    _check_columns(header, spec, "CSV header", "csv_header")
     rows, locs, bad = [], [], []
     for row in reader:
         line = reader.line_num  # the record's last physical line
@@ -184,7 +264,7 @@ class _MicroBatch:
     rejected: list[Rejected] = field(default_factory=list)
     rejected_batch: list[str] = field(default_factory=list)
     txns: list[tuple[str, int]] = field(default_factory=list)
-    files: list[tuple[ObjectInfo, str, int, int]] = field(default_factory=list)  # obj, batch, good, bad
+    files: list[tuple[ObjectInfo, str, int, int, str]] = field(default_factory=list)  # obj, batch, good, bad, fmt
     rows: int = 0
 
 
@@ -218,12 +298,12 @@ def ingest_source(ctx: Any, store: ObjectStore, src: FileSource, rec: StageRecor
         if mb.txns:
             lake.append(src.table_id, pa.concat_tables(mb.tables) if mb.rows else spec.schema().empty_table(),
                         txns=mb.txns)
-        for obj, batch, n_good, n_bad in mb.files:
+        for obj, batch, n_good, n_bad, fmt in mb.files:
             store.copy(obj.key, f"validated/{obj.key}")
-            ledger_rows.append(_ledger(obj, src, "SUCCESS", n_good, n_bad, batch, run_id, None))
+            ledger_rows.append(_ledger(obj, src, "SUCCESS", n_good, n_bad, batch, run_id, None, fmt))
         # The ledger is written after the rows: if this run dies first, the app transactions tell
         # the next run these files are done ("recovered").
-        lake.merge(LEDGER, pa.Table.from_pylist(ledger_rows, schema=catalog.get(LEDGER).schema()))
+        _write_ledger(lake, ledger_rows)
         ledger_rows.clear()
         mb = _MicroBatch()
 
@@ -234,20 +314,21 @@ def ingest_source(ctx: Any, store: ObjectStore, src: FileSource, rec: StageRecor
         batch = _batch_id(obj) + (f"r{version}" if version > 1 else "")
         if done >= version:
             # Rows landed in an earlier run that crashed before its ledger write: record only.
-            ledger_rows.append(_ledger(obj, src, "SUCCESS", None, None, batch, run_id, "recovered"))
+            ledger_rows.append(_ledger(obj, src, "SUCCESS", None, None, batch, run_id, "recovered", None))
             continue
         good = ahead.get(obj)
         body = b"" if good is not None else store.get(obj.key)
+        fmt = "jsonl" if good is not None else detect_format(obj.key, body, src.format)
         try:
             if good is None:
-                good, bad = parse(src, obj.key, body, store.local_path(obj.key), con)
+                good, bad = parse(src, obj.key, body, store.local_path(obj.key), con, fmt)
             else:
                 bad = []
         except FileRejected as e:
             q = [Rejected(obj.key, obj.key, e.rule, e.reason, body[:10_000].decode("utf-8", "replace"))]
             quarantine(lake, q, run_id=run_id, batch_id=batch, stage=rec.stage, table_id=src.table_id)
             store.copy(obj.key, f"error/{obj.key}")
-            ledger_rows.append(_ledger(obj, src, "FAILED", 0, 1, batch, run_id, f"{e.rule}: {e.reason}"))
+            ledger_rows.append(_ledger(obj, src, "FAILED", 0, 1, batch, run_id, f"{e.rule}: {e.reason}", fmt))
             expected[batch] = (obj.key, 1)  # the file itself is the one quarantined record
             rec.rows_in += 1
             rec.rows_quarantined += 1
@@ -258,7 +339,7 @@ def ingest_source(ctx: Any, store: ObjectStore, src: FileSource, rec: StageRecor
         mb.rejected += bad
         mb.rejected_batch += [batch] * len(bad)
         mb.txns.append((_app_id(obj), version))
-        mb.files.append((obj, batch, n_good, len(bad)))
+        mb.files.append((obj, batch, n_good, len(bad), fmt))
         mb.rows += n_good
         expected[batch] = (obj.key, n_good + len(bad))
         rec.rows_in += n_good + len(bad)
@@ -269,7 +350,7 @@ def ingest_source(ctx: Any, store: ObjectStore, src: FileSource, rec: StageRecor
     flush()
     con.close()
     if ledger_rows:  # recovered or failed files with no micro-batch after them
-        lake.merge(LEDGER, pa.Table.from_pylist(ledger_rows, schema=catalog.get(LEDGER).schema()))
+        _write_ledger(lake, ledger_rows)
     rec.details["reconciliation"] = reconcile(lake, src.table_id, expected)
     rec.dq_score = round(rec.rows_out / rec.rows_in, 6) if rec.rows_in else 1.0
 
@@ -281,8 +362,10 @@ class _ReadAhead:
     def __init__(self, src: FileSource, store: ObjectStore, objects: list[ObjectInfo],
                  con: duckdb.DuckDBPyConnection, group: int = 64) -> None:
         self.spec, self.con, self.group = catalog.get(src.table_id), con, group
-        local = src.format == "jsonl" and store.local_path("") is not None
-        self.paths = {o.key: store.local_path(o.key) for o in objects} if local else {}
+        local = store.local_path("") is not None
+        # only files named as JSON lines (a .parquet or .json file in the drop is parsed alone)
+        self.paths = {o.key: store.local_path(o.key) for o in objects
+                      if local and format_by_name(o.key, src.format) == "jsonl"}
         self.order = [o.key for o in objects]
         self.cache: dict[str, pa.Table] = {}
         self.tried: set[str] = set()
@@ -303,10 +386,21 @@ class _ReadAhead:
 
 
 def _ledger(obj: ObjectInfo, src: FileSource, status: str, rows: int | None, bad: int | None,
-            batch: str, run_id: str, reason: str | None) -> dict[str, Any]:
+            batch: str, run_id: str, reason: str | None, fmt: str | None) -> dict[str, Any]:
+    """One file's record: outcome, counts, DQ score (good / all records; a rejected file is 0)
+    and where the file was copied."""
+    total = (rows or 0) + (bad or 0)
+    score = None if rows is None else (round(rows / total, 6) if total else 1.0)
+    dest = {"SUCCESS": f"validated/{obj.key}", "FAILED": f"error/{obj.key}"}[status]
     return {"path": obj.key, "size": obj.size, "etag": obj.etag, "source": src.name,
             "table_id": src.table_id, "status": status, "rows": rows, "bad_rows": bad, "batch_id": batch,
-            "run_id": run_id, "reason": reason, "ingested_at": now()}
+            "run_id": run_id, "reason": reason, "ingested_at": now(), "format": fmt, "dq_score": score,
+            "destination": dest}
+
+
+def _write_ledger(lake: Any, rows: list[dict[str, Any]]) -> None:
+    # schema_merge: a ledger written before the format/DQ columns existed gains them
+    lake.merge(LEDGER, pa.Table.from_pylist(rows, schema=catalog.get(LEDGER).schema()), schema_merge=True)
 
 
 def with_lineage(t: pa.Table, **values: Any) -> pa.Table:
