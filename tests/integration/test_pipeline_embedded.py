@@ -312,3 +312,34 @@ def test_dq_threshold_fails_the_table_before_writing(embedded: Settings) -> None
         run_pipeline(strict, ["silver"])
     assert "email_valid" in str(e.value)
     assert lake.table("silver.customers").version() == version
+
+
+def test_checksum_on_sampled_keys_catches_an_altered_write(embedded: Settings,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counts alone would pass a write that lands the right number of wrong rows; the sampled
+    rows read back from bronze are compared value by value."""
+    original = Lake.append
+
+    def corrupting_append(self: Lake, table_id: str, data: pa.Table, **kw: object) -> bool:
+        if table_id == "bronze.payments" and data.num_rows:
+            amounts = data.column("amount").to_pylist()
+            amounts[0] = (amounts[0] or 0) + 0.01  # the first row is always in the sample
+            data = data.set_column(data.schema.get_field_index("amount"), "amount", pa.array(amounts, pa.float64()))
+        return original(self, table_id, data, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Lake, "append", corrupting_append)
+    with pytest.raises(C360Error) as e:
+        run_pipeline(embedded, ["bronze"])
+    assert "reconciliation checksum failed for bronze.payments" in str(e.value) and "payment_id=" in str(e.value)
+    status = {st["stage"]: st["status"] for st in recent_runs(lake_from_settings(embedded), 1)[0]["stages"]}
+    assert status["bronze.payments"] == "FAILED" and status["bronze.purchases"] == "SUCCESS"
+
+
+def test_reconciliation_details_in_the_audit(embedded: Settings) -> None:
+    run_pipeline(embedded, ["bronze"])
+    lake = lake_from_settings(embedded)
+    rows = [r for r in lake.read("ops.run_audit").to_pylist() if r["stage"].startswith("bronze.")]
+    for r in rows:
+        rec = json.loads(r["details"])["reconciliation"]
+        assert rec["source"] == rec["bronze"] + rec["quarantine"], r["stage"]
+        assert 0 < rec["sample_rows_checked"] <= rec["bronze"], r["stage"]

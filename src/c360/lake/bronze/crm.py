@@ -22,7 +22,7 @@ from c360.catalog import Column, TableSpec
 from c360.errors import C360Error
 from c360.lake.bronze.columnar import source_columns, validate_table
 from c360.lake.bronze.files import with_lineage
-from c360.lake.bronze.reconcile import reconcile
+from c360.lake.bronze.reconcile import KeySample, reconcile
 from c360.lake.quarantine import quarantine
 from c360.ops.audit import StageRecord, last_stage_detail, now
 from c360.sources.crm import CrmDatabase
@@ -53,6 +53,7 @@ def ingest_crm(ctx: Any, crm: CrmDatabase, table_id: str, rec: StageRecord, full
     # A first load (no bronze table yet) appends: keyset pagination reads each key once, and a
     # MERGE per batch would rescan the growing table (quadratic at a million customers).
     initial = not lake.exists(table_id)
+    sample = KeySample(table_id)
     con = duckdb.connect()
     for text, (last_wm, last_key) in crm.read_batches(source_table, wm_col, pk, since, ctx.settings.crm.batch_rows):
         first_wm, first_key = text.column(wm_col)[0].as_py(), text.column(pk)[0].as_py()
@@ -70,13 +71,14 @@ def ingest_crm(ctx: Any, crm: CrmDatabase, table_id: str, rec: StageRecord, full
         else:
             lake.merge(table_id, rows, metadata=meta, schema_merge=True)
         expected[batch] = (f"crm:{source_table}", text.num_rows)
+        sample.add(batch, good)
         rec.rows_in += text.num_rows
         rec.rows_out += good.num_rows
         rec.rows_quarantined += len(bad)
     con.close()
     rec.details["watermark"] = lake.last_metadata(table_id, WATERMARK_KEY)
     # Keyset pagination reads each key once per run, so every batch's rows still carry its id.
-    rec.details["reconciliation"] = reconcile(lake, table_id, expected)
+    rec.details["reconciliation"] = reconcile(lake, table_id, expected, sample)
     rec.dq_score = round(rec.rows_out / rec.rows_in, 6) if rec.rows_in else 1.0
     cfg = ctx.settings.crm
     last = last_stage_detail(lake, table_id, "key_check")

@@ -30,7 +30,7 @@ from c360.lake.bronze.columnar import (
     validate_json_files,
     validate_table,
 )
-from c360.lake.bronze.reconcile import reconcile
+from c360.lake.bronze.reconcile import KeySample, reconcile
 from c360.lake.quarantine import Rejected, quarantine
 from c360.ops.audit import StageRecord, now
 from c360.sources.objectstore import ObjectInfo, ObjectStore
@@ -285,6 +285,7 @@ def ingest_source(ctx: Any, store: ObjectStore, src: FileSource, rec: StageRecor
     ledger_rows: list[dict[str, Any]] = []
     ingested_at = now()
     mb = _MicroBatch()
+    sample = KeySample(src.table_id)
     con = duckdb.connect()
     ahead = _ReadAhead(src, store, new, con)
 
@@ -342,6 +343,7 @@ def ingest_source(ctx: Any, store: ObjectStore, src: FileSource, rec: StageRecor
         mb.files.append((obj, batch, n_good, len(bad), fmt))
         mb.rows += n_good
         expected[batch] = (obj.key, n_good + len(bad))
+        sample.add(batch, good)
         rec.rows_in += n_good + len(bad)
         rec.rows_out += n_good
         rec.rows_quarantined += len(bad)
@@ -351,7 +353,7 @@ def ingest_source(ctx: Any, store: ObjectStore, src: FileSource, rec: StageRecor
     con.close()
     if ledger_rows:  # recovered or failed files with no micro-batch after them
         _write_ledger(lake, ledger_rows)
-    rec.details["reconciliation"] = reconcile(lake, src.table_id, expected)
+    rec.details["reconciliation"] = reconcile(lake, src.table_id, expected, sample)
     rec.dq_score = round(rec.rows_out / rec.rows_in, 6) if rec.rows_in else 1.0
 
 

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 from c360 import catalog
 from c360.lake.bronze.columnar import validate_table
 from c360.lake.bronze.files import with_lineage
-from c360.lake.bronze.reconcile import reconcile
+from c360.lake.bronze.reconcile import KeySample, reconcile
 from c360.lake.quarantine import Rejected, quarantine
 from c360.ops.audit import StageRecord, now
 from c360.sources.stream import EventStream
@@ -43,6 +43,7 @@ def ingest_stream(ctx: Any, stream: EventStream, rec: StageRecord, max_batches: 
     # Read the committed checkpoint once; afterwards this loop's own commits carry it forward.
     all_meta = lake.last_metadata(TABLE, CHECKPOINT_KEY) or {}
     positions = dict(all_meta.get(stream.name, {}))
+    sample = KeySample(TABLE)
     con = duckdb.connect()
     while max_batches is None or batches < max_batches:
         parts: list[pa.Table] = []
@@ -69,6 +70,7 @@ def ingest_stream(ctx: Any, stream: EventStream, rec: StageRecord, max_batches: 
                                       _shard=shard, _batch_id=batch))
             positions[shard] = pos[-1].as_py()
             batch_expected[batch] = (f"{stream.name}/{shard}", len(pos))
+            sample.add(batch, good)
             rec.rows_in += len(pos)
             rec.rows_out += n
             rec.rows_quarantined += len(pos) - n
@@ -85,5 +87,5 @@ def ingest_stream(ctx: Any, stream: EventStream, rec: StageRecord, max_batches: 
         batches += 1
     con.close()
     rec.details.update(micro_batches=batches, checkpoint=checkpoint(lake, stream.name))
-    rec.details["reconciliation"] = reconcile(lake, TABLE, expected)
+    rec.details["reconciliation"] = reconcile(lake, TABLE, expected, sample)
     rec.dq_score = round(rec.rows_out / rec.rows_in, 6) if rec.rows_in else 1.0
