@@ -39,6 +39,16 @@ class EventStream(ABC):
     @abstractmethod
     def shards(self) -> list[str]: ...
 
+    def shard_parents(self) -> dict[str, list[str]]:
+        """Shard → the shards it was split or merged from (resharding), for those listed. A child
+        is read only once its parents are drained, so a key's records stay in order. Streams
+        that cannot reshard (the local log; Kafka only adds partitions) have none."""
+        return {}
+
+    def drained(self, shard: str, after: str | None) -> bool:
+        """True when ``shard`` is closed (resharded) and holds nothing after ``after``."""
+        return False
+
     def put_lines(self, keys: pa.Array, payloads: pa.Array, chunk: int = 5000) -> None:
         """Append records given as keys and newline-terminated payloads (bulk writers)."""
         for i in range(0, len(keys), chunk):
@@ -191,6 +201,7 @@ class KinesisStream(EventStream):
         client = boto3.client("kinesis", config=Config(retries={"max_attempts": max_attempts, "mode": "standard"}),
                               **boto_kwargs)
         self.client = _Guarded(client, f"kinesis://{name}")
+        self._closed: set[str] = set()  # shards closed by resharding, as of the last shard_parents()
 
     def create(self, shards: int) -> None:
         from botocore.exceptions import ClientError
@@ -216,7 +227,7 @@ class KinesisStream(EventStream):
         self.client.get_waiter("stream_not_exists").wait(StreamName=self.name,
                                                          WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
 
-    def shards(self) -> list[str]:
+    def _list_shards(self) -> list[dict[str, Any]]:
         from botocore.exceptions import ClientError
 
         out, token = [], None
@@ -228,10 +239,36 @@ class KinesisStream(EventStream):
                 if e.response["Error"]["Code"] == "ResourceNotFoundException":
                     return []
                 raise
-            out += [s["ShardId"] for s in resp["Shards"]]
+            out += resp["Shards"]
             token = resp.get("NextToken")
             if not token:
-                return sorted(out)
+                return sorted(out, key=lambda s: s["ShardId"])
+
+    def shards(self) -> list[str]:
+        # sorted ids: a child (split or merge) always has a higher id than its parents
+        return [s["ShardId"] for s in self._list_shards()]
+
+    def shard_parents(self) -> dict[str, list[str]]:
+        listed = self._list_shards()
+        self._closed = {s["ShardId"] for s in listed if s["SequenceNumberRange"].get("EndingSequenceNumber")}
+        return {s["ShardId"]: [p for p in (s.get("ParentShardId"), s.get("AdjacentParentShardId")) if p]
+                for s in listed if s.get("ParentShardId")}
+
+    def drained(self, shard: str, after: str | None) -> bool:
+        if shard not in self._closed:
+            return False  # open: more records may come
+        kw: dict[str, Any] = {"StreamName": self.name, "ShardId": shard}
+        if after:
+            kw.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=after)
+        else:
+            kw["ShardIteratorType"] = "TRIM_HORIZON"
+        it = self.client.get_shard_iterator(**kw)["ShardIterator"]
+        while it:  # a closed shard's reader ends (no next iterator) after its last record
+            resp = self.client.get_records(ShardIterator=it, Limit=1)
+            if resp["Records"]:
+                return False
+            it = resp.get("NextShardIterator")
+        return True
 
     def put(self, records: list[tuple[str, bytes]]) -> None:
         for i in range(0, len(records), 500):  # the API's per-call maximum

@@ -84,7 +84,9 @@ def ingest_crm(ctx: Any, crm: CrmDatabase, table_id: str, rec: StageRecord, full
     last = last_stage_detail(lake, table_id, "key_check")
     due = (full_refresh or last is None
            or now() - datetime.fromisoformat(last["checked_at"]) >= timedelta(hours=cfg.delete_check_hours))
-    if due and lake.exists(table_id):
+    if initial:  # the first load read every key just now: the comparison is due from here on
+        rec.details["key_check"] = {"checked_at": now().isoformat(), "initial_load": True, "deleted": 0}
+    elif due and lake.exists(table_id):
         rec.details["key_check"] = mark_hard_deletes(lake, crm, table_id, cfg.max_delete_fraction)
 
 

@@ -44,11 +44,23 @@ def ingest_stream(ctx: Any, stream: EventStream, rec: StageRecord, max_batches: 
     all_meta = lake.last_metadata(TABLE, CHECKPOINT_KEY) or {}
     positions = dict(all_meta.get(stream.name, {}))
     sample = KeySample(TABLE)
+    drained: set[str] = set()  # closed parent shards read to their end
+    waiting: set[str] = set()  # child shards whose parents are not drained yet
     con = duckdb.connect()
     while max_batches is None or batches < max_batches:
         parts: list[pa.Table] = []
         batch_expected: dict[str, tuple[str, int]] = {}
-        for shard in stream.shards():
+        listed = stream.shards()
+        parents = stream.shard_parents()
+        for shard in listed:
+            # resharding: a child waits until its parents (still listed, i.e. within retention)
+            # are drained — read to the end, in this micro-batch or before — so a key's records
+            # land in order
+            if any(p in listed and p not in drained and not _drained(stream, p, positions, drained)
+                   for p in parents.get(shard, [])):
+                waiting.add(shard)
+                continue
+            waiting.discard(shard)
             start = positions.get(shard)
             pos, payloads = stream.read_batch(shard, start, limit)
             if not len(pos):
@@ -87,5 +99,14 @@ def ingest_stream(ctx: Any, stream: EventStream, rec: StageRecord, max_batches: 
         batches += 1
     con.close()
     rec.details.update(micro_batches=batches, checkpoint=checkpoint(lake, stream.name))
+    if waiting:  # children of shards not yet drained (a follow-up run reads them)
+        rec.details["shards_waiting_for_parents"] = sorted(waiting)
     rec.details["reconciliation"] = reconcile(lake, TABLE, expected, sample)
     rec.dq_score = round(rec.rows_out / rec.rows_in, 6) if rec.rows_in else 1.0
+
+
+def _drained(stream: EventStream, shard: str, positions: dict[str, str], drained: set[str]) -> bool:
+    if stream.drained(shard, positions.get(shard)):
+        drained.add(shard)
+        return True
+    return False
