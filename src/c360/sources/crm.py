@@ -201,7 +201,7 @@ class CrmDatabase:
             raise C360Error(f"CRM table {name!r} does not exist", where=self.safe_url,
                             fix="generate data first (c360 generate) or fix crm.url") from None
         except sa.exc.SQLAlchemyError as e:
-            raise self._fail(e, f"reading the schema of {name}") from e
+            raise self._fail(e, "reading table schemas") from e  # one message for all tables: grouped per cause
 
     def column_types(self, name: str) -> dict[str, sa.types.TypeEngine]:
         """The table's columns and their SQL types as the database reports them now."""
