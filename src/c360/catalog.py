@@ -317,11 +317,16 @@ def conform(data: pa.Table, spec: TableSpec, keep_extra: bool = False) -> pa.Tab
     source's new columns, added to bronze by schema evolution)."""
     schema = spec.schema()
     cols = []
-    for f in schema:
-        if f.name in data.column_names:
-            cols.append(data.column(f.name).cast(f.type))
-        else:
+    for i, f in enumerate(schema):
+        if f.name not in data.column_names:
             cols.append(pa.nulls(data.num_rows, f.type))
+        elif f.type == pa.string() and data.schema.field(f.name).type == pa.string_view():
+            # kept as views (delta-rs writes them as Delta strings): casting would copy every
+            # value, and bronze's constant lineage columns are views of one string
+            cols.append(data.column(f.name))
+            schema = schema.set(i, f.with_type(pa.string_view()))
+        else:
+            cols.append(data.column(f.name).cast(f.type))
     if keep_extra:
         for f in data.schema:
             if f.name not in schema.names:

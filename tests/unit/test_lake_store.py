@@ -72,3 +72,24 @@ def test_missing_table_reads_empty(lake: Lake) -> None:
     assert not lake.exists("gold.customer_360")
     assert lake.read("gold.customer_360").num_rows == 0
     assert lake.count("gold.customer_360") == 0
+
+
+def test_constant_text_views_roundtrip_through_delta(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Bronze lineage columns are string views of one shared string; they must be valid Arrow
+    and read back from Delta as the same text, short (inline) and long alike."""
+    import pyarrow as pa
+
+    from c360.lake.bronze.files import constant_text, with_lineage
+    from c360.lake.store import Lake
+
+    for v in ["", "abc", "exactly12byt", "thirteen13byt", "ünïcødé — a longer file name.jsonl"]:
+        a = constant_text(v, 4)
+        a.validate(full=True)
+        assert a.to_pylist() == [v] * 4
+    lake = Lake(str(tmp_path))
+    rows = pa.table({"feedback_id": ["F1", "F2"], "rating": pa.array([5, 4], pa.int64())})
+    lake.append("bronze.feedback", with_lineage(rows, _source="feedback", _source_file="feedback/a long name.csv",
+                                                _batch_id="b1", _run_id="r1"))
+    back = lake.read("bronze.feedback", ["feedback_id", "_source", "_source_file", "_batch_id"]).to_pylist()
+    assert back == [{"feedback_id": f, "_source": "feedback", "_source_file": "feedback/a long name.csv",
+                     "_batch_id": "b1"} for f in ("F1", "F2")]
