@@ -125,7 +125,7 @@ class _spinner:
         self.p.stop()
 
 
-def _run(s: Settings, layers: tuple[str, ...], command: str, **options: bool) -> Any:
+def _run(s: Settings, layers: tuple[str, ...], command: str, **options: Any) -> Any:
     from c360.ops.pipeline import run_pipeline
 
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
@@ -150,6 +150,8 @@ def run(
                                                  "(a new batch each).")] = False,
     full_refresh: Annotated[bool, typer.Option(help="Re-read whole CRM tables, ignoring watermarks "
                                                     "(bronze upserts on the key).")] = False,
+    select: Annotated[list[str] | None, typer.Option(help="Only these tables, e.g. bronze.payments "
+                                                          "(repeatable; see `c360 tables`).")] = None,
 ) -> None:
     """Run the pipeline on whatever the configured sources hold."""
     s = settings()
@@ -157,7 +159,7 @@ def run(
     if bad:
         raise C360Error(f"unknown layer(s): {', '.join(bad)}", fix="use bronze, silver or gold")
     result = _run(s, tuple(layer or ("bronze", "silver", "gold")), "run", reprocess=reprocess,
-                  full_refresh=full_refresh)
+                  full_refresh=full_refresh, select=select)
     _print_stages(result.run_id, [rec for rec, _, _ in result.stages], {r.stage: st for r, st, _ in result.stages})
 
 

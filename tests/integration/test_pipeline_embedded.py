@@ -343,3 +343,12 @@ def test_reconciliation_details_in_the_audit(embedded: Settings) -> None:
         rec = json.loads(r["details"])["reconciliation"]
         assert rec["source"] == rec["bronze"] + rec["quarantine"], r["stage"]
         assert 0 < rec["sample_rows_checked"] <= rec["bronze"], r["stage"]
+
+
+def test_select_runs_only_the_chosen_tables(embedded: Settings) -> None:
+    result = run_pipeline(embedded, ["bronze", "silver"], select=["bronze.payments", "bronze.feedback"])
+    assert [rec.stage for rec, _, _ in result.stages] == ["bronze.payments", "bronze.feedback"]
+    lake = lake_from_settings(embedded)
+    assert lake.count("bronze.payments") > 0 and not lake.exists("bronze.purchases")
+    with pytest.raises(C360Error, match="unknown table"):
+        run_pipeline(embedded, ["bronze"], select=["bronze.nope"])

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from c360 import catalog
 from c360.config import Settings
 from c360.engine import Engine, create_engine
 from c360.errors import C360Error
@@ -131,20 +132,27 @@ def _audited_run(settings: Settings, command: str, engine: Engine | None = None,
 
 def run_pipeline(settings: Settings, layers: Iterable[str] = LAYERS, *, command: str = "run",
                  engine: Engine | None = None, progress: Progress | None = None, reprocess: bool = False,
-                 full_refresh: bool = False) -> RunResult:
+                 full_refresh: bool = False, select: Iterable[str] | None = None) -> RunResult:
     """Run the chosen layers in order; returns the result, raises C360Error on failure.
+    ``select``: only these tables (ids such as ``bronze.payments``) of those layers.
 
     ``reprocess`` ingests every file again (a new batch per file; bronze keeps both, quarantine
     ids differ by batch); ``full_refresh`` re-reads whole CRM tables (bronze upserts on the key,
     so it changes only what changed).
     """
     layers = [x for x in LAYERS if x in set(layers)]
+    chosen = set(select) if select else None
+    unknown = sorted((chosen or set()) - set(catalog.CATALOG))
+    if unknown:
+        raise C360Error(f"unknown table(s): {', '.join(unknown)}", fix="see `c360 tables` for the table ids")
     notify = progress or (lambda stage, state: None)
     with _audited_run(settings, command, engine, reprocess=reprocess, full_refresh=full_refresh) as ctx:
         audit = ctx.audit
         if "bronze" in layers:
             failures: dict[str, list[str]] = {}  # one cause (e.g. an unreachable CRM) -> its stages
             for stage, table_id, fn in _bronze_stages(settings):
+                if chosen is not None and table_id not in chosen:
+                    continue
                 notify(stage, "start")
                 try:
                     with audit.stage(stage, table_id) as rec:
@@ -162,6 +170,8 @@ def run_pipeline(settings: Settings, layers: Iterable[str] = LAYERS, *, command:
             if layer not in layers:
                 continue
             for table_id in tables:
+                if chosen is not None and table_id not in chosen:
+                    continue
                 notify(table_id, "start")
                 try:
                     with audit.stage(table_id, table_id) as rec:
