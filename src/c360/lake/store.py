@@ -77,6 +77,23 @@ class Lake:
             return ds.dataset(catalog.get(table_id).schema().empty_table())
         return delta_dataset(dt, self.storage_options)
 
+    def dataset_of_batches(self, table_id: str, batch_ids: list[str]) -> ds.Dataset:
+        """Like ``dataset``, but only the data files whose ``_batch_id`` statistics (in the Delta
+        log) can hold one of ``batch_ids``: reading back a few batches of a big bronze table
+        opens a few files, not every file's footer."""
+        dt = self.table(table_id)
+        if dt is None or catalog.get(table_id).partition_by:
+            return self.dataset(table_id)
+        acts = pa.table(dt.get_add_actions(flatten=True))
+        if "min._batch_id" not in acts.column_names:
+            return self.dataset(table_id)
+        lows, highs = acts.column("min._batch_id").to_pylist(), acts.column("max._batch_id").to_pylist()
+        paths = [p for p, lo, hi in zip(acts.column("path").to_pylist(), lows, highs, strict=True)
+                 if lo is None or hi is None or any(lo <= b <= hi for b in batch_ids)]
+        full = delta_dataset(dt, self.storage_options)
+        return ds.dataset(paths, schema=full.schema, format="parquet",
+                          filesystem=native_filesystem(dt.table_uri, self.storage_options))
+
     def read(self, table_id: str, columns: list[str] | None = None) -> pa.Table:
         """The whole table (or some columns) with plain string columns."""
         t = self.dataset(table_id).to_table(columns=columns)

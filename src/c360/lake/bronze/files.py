@@ -363,13 +363,16 @@ class _ReadAhead:
     with any rejected record is left to ``parse``, which names its lines."""
 
     def __init__(self, src: FileSource, store: ObjectStore, objects: list[ObjectInfo],
-                 con: duckdb.DuckDBPyConnection, group: int = 64) -> None:
-        self.spec, self.con, self.group = catalog.get(src.table_id), con, group
+                 con: duckdb.DuckDBPyConnection, group: int = 64, group_bytes: int = 256 << 20) -> None:
+        # a group is also bounded in bytes: one broken line fails the whole group's scan, and
+        # its files are then read again one by one (with 100 MB monthly logs, the whole year)
+        self.spec, self.con, self.group, self.group_bytes = catalog.get(src.table_id), con, group, group_bytes
+        self.sizes = {o.key: o.size for o in objects}
         local = store.local_path("") is not None
         # only files named as JSON lines (a .parquet or .json file in the drop is parsed alone)
         self.paths = {o.key: store.local_path(o.key) for o in objects
                       if local and format_by_name(o.key, src.format) == "jsonl"}
-        self.order = [o.key for o in objects]
+        self.order = [o.key for o in objects if o.key in self.paths]
         self.cache: dict[str, pa.Table] = {}
         self.tried: set[str] = set()
 
@@ -378,7 +381,12 @@ class _ReadAhead:
             return None
         if obj.key not in self.tried:
             i = self.order.index(obj.key)
-            keys = [k for k in self.order[i:i + self.group] if k not in self.tried]
+            keys, size = [], 0
+            for k in self.order[i:i + self.group]:
+                if k in self.tried or (keys and size + self.sizes[k] > self.group_bytes):
+                    break
+                keys.append(k)
+                size += self.sizes[k]
             self.tried.update(keys)
             try:
                 got = validate_json_files([self.paths[k] or "" for k in keys], self.spec, self.con)

@@ -20,25 +20,27 @@ class KeySample:
     """Rows picked from each batch as it is written (evenly spaced, so the same input gives the
     same sample), to be compared with what bronze holds afterwards."""
 
-    def __init__(self, table_id: str, per_batch: int = 16, limit: int = 2048) -> None:
+    def __init__(self, table_id: str, per_batch: int = 32, batches: int = 8) -> None:
         spec = catalog.get(table_id)
         self.columns = [c.name for c in spec.columns if not c.name.startswith("_")]
         self.keys = list(spec.primary_key)
-        self.per_batch, self.limit = per_batch, limit
+        self.per_batch, self.batches = per_batch, batches
         self.parts: list[pa.Table] = []
-        self.size = 0
 
     def add(self, batch_id: str, rows: pa.Table) -> None:
-        """Sample ``rows`` (the validated source columns, as they are about to be written)."""
-        k = min(self.per_batch, rows.num_rows, self.limit - self.size)
+        """Sample ``rows`` (the validated source columns, as they are about to be written).
+        The first and the latest batches are kept (``batches`` in all): reading them back
+        touches only their files, however large the table."""
+        k = min(self.per_batch, rows.num_rows)
         if k <= 0:
             return
+        if len(self.parts) >= self.batches:
+            del self.parts[self.batches // 2]  # keep the first half, slide the latest
         idx = np.unique(np.linspace(0, rows.num_rows - 1, k).astype(np.int64))
         # every row of the batch with a picked key (a duplicate key is compared as a multiset)
         key = self._key(rows)
         part = rows.select(self.columns).filter(pc.is_in(key, value_set=key.take(pa.array(idx))))
         self.parts.append(part.append_column("_batch_id", pa.repeat(batch_id, part.num_rows)))
-        self.size += part.num_rows
 
 
     def _key(self, rows: pa.Table) -> pa.Array:
@@ -83,7 +85,7 @@ def _check_sample(lake: Lake, table_id: str, sample: KeySample) -> int:
     con = duckdb.connect()
     try:
         con.register("__sample", rows)
-        con.register(name, lake.dataset(table_id))
+        con.register(name, lake.dataset_of_batches(table_id, rows.column("_batch_id").unique().to_pylist()))
         diff = con.sql(query).arrow().read_all().to_pylist()
     finally:
         con.close()
