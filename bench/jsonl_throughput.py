@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import DOC, machine
 
 SECTION = "## JSON-lines throughput"
+END = "<!-- jsonl-throughput -->"
 HEADER = ("| date | machine | data | reader | wall s | MB/s | lines/s | peak RSS MB |\n"
           "|---|---|---|---|---:|---:|---:|---:|\n")
 
@@ -59,7 +60,9 @@ import sys, duckdb
 from c360 import catalog
 from c360.lake.bronze.columnar import _read_json
 files = open(sys.argv[1]).read().split("\\n")
-reader = duckdb.connect().sql("SELECT * FROM " + _read_json(files, catalog.get("bronze.payments"))).arrow()
+con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
+reader = con.sql("SELECT * FROM " + _read_json(files, catalog.get("bronze.payments"))).arrow()
 n = 0
 for batch in reader:
     n += batch.num_rows
@@ -89,7 +92,7 @@ def measured(code: str, *args: str) -> tuple[float, float, str]:
     out = proc.stdout.read() if proc.stdout else ""
     if proc.returncode:
         raise SystemExit(f"benchmark step failed ({proc.returncode})")
-    return time.perf_counter() - t0, peak / 2**20, out.strip()
+    return time.perf_counter() - t0, peak / 2**20, out.strip().splitlines()[-1]  # its last line
 
 
 def main() -> None:
@@ -114,11 +117,12 @@ def main() -> None:
     table = "".join(f"| {date.today()} | {machine()} | {data} | {name} | {w:.1f} | {total / 1e6 / w:,.0f} | "
                     f"{lines / w:,.0f} | {r:,.0f} |\n" for name, w, r in rows)
     print(HEADER + table)
-    if not a.no_write:
+    if not a.no_write:  # rows go above END, in a section kept before bench/run.py's results table
         doc = DOC.read_text()
-        if SECTION not in doc:
-            doc += f"\n{SECTION}\n\nWritten by `bench/jsonl_throughput.py` (see its docstring).\n\n{HEADER}"
-        DOC.write_text(doc.rstrip("\n") + "\n" + table)
+        if END not in doc:
+            section = f"{SECTION}\n\nWritten by `bench/jsonl_throughput.py` (see its docstring).\n\n{HEADER}{END}\n"
+            doc = doc.replace("## Results\n", section + "\n## Results\n", 1)
+        DOC.write_text(doc.replace(END, table + END, 1))
 
 
 if __name__ == "__main__":
