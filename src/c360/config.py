@@ -196,6 +196,14 @@ class GeneratorConfig(_Section):
                          "release the GIL); memory grows with it.")
 
 
+class PipelineConfig(_Section):
+    """How a run is executed."""
+
+    bronze_workers: int = Field(2, ge=1, le=16, description="Bronze sources ingested at once (threads). A "
+                                "single source keeps about one core busy (parse, then write), so two "
+                                "fill a 2-core machine.")
+
+
 class QualityConfig(_Section):
     """Data-quality thresholds."""
 
@@ -254,6 +262,7 @@ class Settings(BaseSettings):
     engine: EngineConfig = Field(default_factory=EngineConfig)
     generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
 
     @classmethod
     def settings_customise_sources(
@@ -441,6 +450,9 @@ generator:
 
 quality:
   min_dq_score: 0.9
+
+pipeline:
+  bronze_workers: 2         # bronze sources ingested at once
 
 # Overlays per profile, applied on top of the keys above.
 profiles:

@@ -197,3 +197,25 @@ def test_parquet_files() -> None:
     with pytest.raises(FileRejected) as e:  # truncated
         parse(SRC["feedback"], "feedback/h.parquet", _parquet(f)[:-20])
     assert e.value.rule == "parquet_read"
+
+
+def test_a_short_duckdb_read_is_caught_and_read_line_by_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB's read_json once returned a file short of records with no error; every read is
+    checked against the file's line count, and a short one goes through the exact line path."""
+    import duckdb
+
+    import c360.lake.bronze.columnar as col
+
+    body = b'{"order_id": "O1", "line_no": 1}\n{"order_id": "O2", "line_no": 2}\n{"order_id": "O3", "line_no": 3}'
+    f = tmp_path / "p.jsonl"
+    f.write_bytes(body)
+    assert col.count_lines(str(f)) == 3
+    real = col._read_json
+    monkeypatch.setattr(col, "_read_json", lambda paths, spec, filename="": (
+        f"(SELECT * FROM {real(paths, spec, filename)} LIMIT 2)"))  # a reader that drops a record
+    spec = catalog.get("bronze.purchases")
+    with pytest.raises(col.IncompleteRead):
+        col.validate_json_file(str(f), spec, "s")
+    assert col.validate_json_files([str(f)], spec, duckdb.connect()) == {}  # left to the exact path
+    good, bad = parse(SRC["purchases"], "p.jsonl", body, str(f))
+    assert good["order_id"].to_pylist() == ["O1", "O2", "O3"] and not bad

@@ -7,8 +7,10 @@ Structured Streaming uses), upserts merge on the table's primary key.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +44,9 @@ class Lake:
     def __init__(self, root: str, storage_options: Mapping[str, str] | None = None) -> None:
         self.root = root.rstrip("/")
         self.storage_options = dict(storage_options or {}) if self.is_remote else None
+        # Bronze stages run in threads and share the ops tables (audit, quarantine, ledger):
+        # their writes are serialised, as a MERGE that races another commit would fail it.
+        self._ops_lock = threading.RLock()
 
     @property
     def is_remote(self) -> bool:
@@ -157,6 +162,14 @@ class Lake:
         If every one of ``txns`` is already committed at that version or later, nothing is
         written and False is returned: re-running a batch never duplicates rows.
         """
+        with self._writing(table_id):
+            return self._append(table_id, data, txns=txns, metadata=metadata, schema_merge=schema_merge)
+
+    def _writing(self, table_id: str) -> Any:
+        return self._ops_lock if table_id.startswith("ops.") else contextlib.nullcontext()
+
+    def _append(self, table_id: str, data: pa.Table, *, txns: Sequence[tuple[str, int]],
+                metadata: Mapping[str, Any] | None, schema_merge: bool) -> bool:
         spec = catalog.get(table_id)
         if txns:
             dt = self.table(table_id)
@@ -186,6 +199,12 @@ class Lake:
               schema_merge: bool = False) -> dict[str, int]:
         """Upsert on the primary key (or ``keys``); ``insert_only`` never touches existing rows.
         ``schema_merge`` adds columns ``data`` has and the table lacks (schema evolution)."""
+        with self._writing(table_id):
+            return self._merge(table_id, data, keys=keys, insert_only=insert_only, metadata=metadata,
+                               schema_merge=schema_merge)
+
+    def _merge(self, table_id: str, data: pa.Table, *, keys: tuple[str, ...] | None, insert_only: bool,
+               metadata: Mapping[str, Any] | None, schema_merge: bool) -> dict[str, int]:
         spec = catalog.get(table_id)
         keys = keys or spec.primary_key
         if not keys:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -66,14 +67,24 @@ def _bronze_stages(settings: Settings) -> list[tuple[str, str, Callable[[Context
     """(stage name, table id, function) for every bronze source."""
     stages: list[tuple[str, str, Callable[[Context, StageRecord], None]]] = []
 
+    lock = threading.Lock()  # stages run in threads: each source is opened once
+
     @functools.cache  # connect lazily, once: a stage that never runs never opens its source
-    def crm() -> CrmDatabase:
+    def _crm() -> CrmDatabase:
         pw = settings.crm.password.get_secret_value() if settings.crm.password else None
         return CrmDatabase(settings.crm_url, pw)
 
     @functools.cache
-    def store() -> Any:
+    def _store() -> Any:
         return open_object_store(settings)
+
+    def crm() -> CrmDatabase:
+        with lock:
+            return _crm()
+
+    def store() -> Any:
+        with lock:
+            return _store()
 
     for table_id in CRM_TABLES:
         stages.append((table_id, table_id,
@@ -149,18 +160,28 @@ def run_pipeline(settings: Settings, layers: Iterable[str] = LAYERS, *, command:
     with _audited_run(settings, command, engine, reprocess=reprocess, full_refresh=full_refresh) as ctx:
         audit = ctx.audit
         if "bronze" in layers:
-            failures: dict[str, list[str]] = {}  # one cause (e.g. an unreachable CRM) -> its stages
-            for stage, table_id, fn in _bronze_stages(settings):
-                if chosen is not None and table_id not in chosen:
-                    continue
+            stages = [st for st in _bronze_stages(settings) if chosen is None or st[1] in chosen]
+
+            def run_stage(stage: str, table_id: str, fn: Callable[[Context, StageRecord], None]) -> str | None:
                 notify(stage, "start")
                 try:
                     with audit.stage(stage, table_id) as rec:
                         fn(ctx, rec)
-                    notify(stage, "done")
                 except C360Error as e:
                     notify(stage, "failed")
-                    failures.setdefault(e.line(), []).append(stage)
+                    return e.line()
+                notify(stage, "done")
+                return None
+
+            # Sources are independent and one keeps about a core busy: ingest a few at once.
+            with ThreadPoolExecutor(settings.pipeline.bronze_workers, thread_name_prefix="bronze") as pool:
+                causes = list(pool.map(lambda st: run_stage(*st), stages))
+            order = {st[0]: i for i, st in enumerate(stages)}
+            audit.stages.sort(key=lambda s: order.get(s[0].stage, len(order)))  # declared order, not finish order
+            failures: dict[str, list[str]] = {}  # one cause (e.g. an unreachable CRM) -> its stages
+            for (stage, _, _), cause in zip(stages, causes, strict=True):
+                if cause is not None:
+                    failures.setdefault(cause, []).append(stage)
             if failures:
                 n = sum(len(v) for v in failures.values())
                 causes = " | ".join(f"{', '.join(stages)}: {cause}" for cause, stages in failures.items())

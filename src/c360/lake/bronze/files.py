@@ -25,6 +25,7 @@ from lxml import etree
 
 from c360 import catalog
 from c360.lake.bronze.columnar import (
+    IncompleteRead,
     json_lines,
     source_columns,
     validate_json_file,
@@ -199,7 +200,7 @@ def _parse_jsonl(con: duckdb.DuckDBPyConnection, spec: catalog.TableSpec, key: s
                 f.write(body)
         try:
             good, bad = validate_json_file(path or tmp or "", spec, key, con)
-        except (duckdb.Error, pa.ArrowException, OSError):  # errors surface through Arrow's reader too
+        except (duckdb.Error, pa.ArrowException, OSError, IncompleteRead):  # (errors surface via Arrow too)
             bad = None
     finally:
         if tmp:
