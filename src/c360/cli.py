@@ -246,7 +246,7 @@ def status(
         console.print(f"[bold]{run['run_id']}[/] {run.get('command') or ''} [{colour}]{run['status']}[/]"
                       + (f" — {escape(run['error'])}" if run.get("error") else ""))
         t = Table(show_header=True, box=None, padding=(0, 2))
-        for col in ("stage", "status", "in", "out", "quarantined", "DQ", "seconds", "error"):
+        for col in ("stage", "status", "in", "out", "quarantined", "DQ", "seconds", "reconciled", "error"):
             t.add_column(col)
         for st in run["stages"]:
             secs = ""
@@ -254,8 +254,17 @@ def status(
                 secs = f"{(st['ended_at'] - st['started_at']).total_seconds():.2f}"
             dq = "" if st["dq_score"] is None else f"{st['dq_score']:.3f}"
             t.add_row(st["stage"], st["status"], str(st["rows_in"]), str(st["rows_out"]),
-                      str(st["rows_quarantined"]), dq, secs, escape((st["error"] or "")[:80]))
+                      str(st["rows_quarantined"]), dq, secs, _reconciled(st), escape((st["error"] or "")[:80]))
         console.print(t)
+
+
+def _reconciled(stage: dict[str, Any]) -> str:
+    """'source = bronze + quarantine, N rows checksummed' from a bronze stage's audit details."""
+    rec = json.loads(stage.get("details") or "{}").get("reconciliation")
+    if not rec:
+        return ""
+    return (f"{rec['source']:,} = {rec['bronze']:,} + {rec['quarantine']:,}, "
+            f"{rec.get('sample_rows_checked', 0):,} checksummed")
 
 
 @app.command()

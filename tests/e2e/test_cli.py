@@ -42,6 +42,11 @@ def test_tables_and_status_json(demo_home: Path) -> None:
     runs = json.loads(c360("--home", home, "status", "--json", cwd=demo_home).stdout)
     assert runs[0]["status"] == "SUCCESS" and runs[0]["command"] == "demo"
     assert {s["stage"] for s in runs[0]["stages"]} >= {"bronze.purchases", "silver.orders", "gold.customer_360"}
+    # the human view says, per bronze stage, that source = bronze + quarantine and how many rows were checksummed
+    text = c360("--home", home, "status", "--limit", "1", cwd=demo_home).stdout
+    line = next(x for x in text.splitlines() if x.strip().startswith("bronze.payments"))
+    rec = json.loads(next(s for s in runs[0]["stages"] if s["stage"] == "bronze.payments")["details"])["reconciliation"]
+    assert f"{rec['source']:,} = {rec['bronze']:,} + {rec['quarantine']:,}" in line and "checksummed" in line
 
 
 def test_run_again_keeps_gold_row_counts(demo_home: Path) -> None:
