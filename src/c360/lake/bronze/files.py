@@ -98,7 +98,7 @@ def detect_format(key: str, body: bytes | memoryview, default: Format) -> Format
 
 def parse(src: FileSource, key: str, body: bytes | memoryview, path: str | None = None,
           con: duckdb.DuckDBPyConnection | None = None, fmt: Format | None = None,
-          ) -> tuple[pa.Table, list[Rejected]]:
+          notes: list[str] | None = None) -> tuple[pa.Table, list[Rejected]]:
     """Validated rows of one file (typed, source columns) and its rejected records, columnar.
     ``fmt``: the file's format (detected when not given).
 
@@ -113,9 +113,9 @@ def parse(src: FileSource, key: str, body: bytes | memoryview, path: str | None 
     con = con or duckdb.connect()  # one connection per ingest: a new one per file costs ~10 ms
     try:
         if fmt == "jsonl":
-            return _parse_jsonl(con, spec, key, body, path)
+            return _parse_jsonl(con, spec, key, body, path, notes)
         if fmt == "json":
-            return _parse_json(con, spec, key, body, path)
+            return _parse_json(con, spec, key, body, path, notes)
         if fmt == "csv":
             return _parse_csv(con, spec, key, body)
         if fmt == "parquet":
@@ -127,7 +127,7 @@ def parse(src: FileSource, key: str, body: bytes | memoryview, path: str | None 
 
 
 def _parse_json(con: duckdb.DuckDBPyConnection, spec: catalog.TableSpec, key: str, body: bytes | memoryview,
-                path: str | None) -> tuple[pa.Table, list[Rejected]]:
+                path: str | None, notes: list[str] | None = None) -> tuple[pa.Table, list[Rejected]]:
     """A JSON document: an array of records (each element validated, named ``key#i``) or one
     record. A ``.json`` file that is not one document is read as JSON lines."""
     try:
@@ -137,7 +137,7 @@ def _parse_json(con: duckdb.DuckDBPyConnection, spec: catalog.TableSpec, key: st
     except json.JSONDecodeError as e:
         if bytes(body).lstrip()[:1] == b"[":
             raise FileRejected("json_parse", f"not valid JSON: {e}") from None
-        return _parse_jsonl(con, spec, key, body, path)  # several documents: JSON lines
+        return _parse_jsonl(con, spec, key, body, path, notes)  # several documents: JSON lines
     records = doc if isinstance(doc, list) else [doc]
     locs = pa.array([f"{key}#{i}" for i in range(1, len(records) + 1)], pa.string())
     raw = pa.array([json.dumps(r, ensure_ascii=False) for r in records], pa.string())
@@ -191,7 +191,7 @@ def _parse_xml(con: duckdb.DuckDBPyConnection, src: FileSource, spec: catalog.Ta
 
 
 def _parse_jsonl(con: duckdb.DuckDBPyConnection, spec: catalog.TableSpec, key: str, body: bytes | memoryview,
-                 path: str | None) -> tuple[pa.Table, list[Rejected]]:
+                 path: str | None, notes: list[str] | None = None) -> tuple[pa.Table, list[Rejected]]:
     tmp = None
     try:
         if path is None:  # an object store without local files: DuckDB reads a temporary copy
@@ -200,7 +200,11 @@ def _parse_jsonl(con: duckdb.DuckDBPyConnection, spec: catalog.TableSpec, key: s
                 f.write(body)
         try:
             good, bad = validate_json_file(path or tmp or "", spec, key, con)
-        except (duckdb.Error, pa.ArrowException, OSError, IncompleteRead):  # (errors surface via Arrow too)
+        except IncompleteRead as e:  # worth an operator's eye: the fast reader misread a file
+            if notes is not None:
+                notes.append(f"read line by line after a short fast read ({e})")
+            bad = None
+        except (duckdb.Error, pa.ArrowException, OSError):  # (errors surface via Arrow too)
             bad = None
     finally:
         if tmp:
@@ -266,7 +270,8 @@ class _MicroBatch:
     rejected: list[Rejected] = field(default_factory=list)
     rejected_batch: list[str] = field(default_factory=list)
     txns: list[tuple[str, int]] = field(default_factory=list)
-    files: list[tuple[ObjectInfo, str, int, int, str]] = field(default_factory=list)  # obj, batch, good, bad, fmt
+    # obj, batch, good, bad, format, note for the ledger
+    files: list[tuple[ObjectInfo, str, int, int, str, str | None]] = field(default_factory=list)
     rows: int = 0
 
 
@@ -301,9 +306,9 @@ def ingest_source(ctx: Any, store: ObjectStore, src: FileSource, rec: StageRecor
         if mb.txns:
             lake.append(src.table_id, pa.concat_tables(mb.tables) if mb.rows else spec.schema().empty_table(),
                         txns=mb.txns)
-        for obj, batch, n_good, n_bad, fmt in mb.files:
+        for obj, batch, n_good, n_bad, fmt, note in mb.files:
             store.copy(obj.key, f"validated/{obj.key}")
-            ledger_rows.append(_ledger(obj, src, "SUCCESS", n_good, n_bad, batch, run_id, None, fmt))
+            ledger_rows.append(_ledger(obj, src, "SUCCESS", n_good, n_bad, batch, run_id, note, fmt))
         # The ledger is written after the rows: if this run dies first, the app transactions tell
         # the next run these files are done ("recovered").
         _write_ledger(lake, ledger_rows)
@@ -322,9 +327,10 @@ def ingest_source(ctx: Any, store: ObjectStore, src: FileSource, rec: StageRecor
         good = ahead.get(obj)
         body = b"" if good is not None else store.get(obj.key)
         fmt = "jsonl" if good is not None else detect_format(obj.key, body, src.format)
+        notes: list[str] = []
         try:
             if good is None:
-                good, bad = parse(src, obj.key, body, store.local_path(obj.key), con, fmt)
+                good, bad = parse(src, obj.key, body, store.local_path(obj.key), con, fmt, notes)
             else:
                 bad = []
         except FileRejected as e:
@@ -342,7 +348,9 @@ def ingest_source(ctx: Any, store: ObjectStore, src: FileSource, rec: StageRecor
         mb.rejected += bad
         mb.rejected_batch += [batch] * len(bad)
         mb.txns.append((_app_id(obj), version))
-        mb.files.append((obj, batch, n_good, len(bad), fmt))
+        mb.files.append((obj, batch, n_good, len(bad), fmt, "; ".join(notes) or None))
+        if notes:
+            rec.details.setdefault("short_reads", []).append(obj.key)
         mb.rows += n_good
         expected[batch] = (obj.key, n_good + len(bad))
         sample.add(batch, good)
