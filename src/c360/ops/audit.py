@@ -28,6 +28,11 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def dq_ratio(good: int, total: int) -> float:
+    """The ingest DQ score: good records over all records read (1.0 when nothing was read)."""
+    return round(good / total, 6) if total else 1.0
+
+
 def new_run_id() -> str:
     """Sortable by time, unique across machines."""
     return now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]

@@ -69,22 +69,18 @@ def _bronze_stages(settings: Settings) -> list[tuple[str, str, Callable[[Context
 
     lock = threading.Lock()  # stages run in threads: each source is opened once
 
-    @functools.cache  # connect lazily, once: a stage that never runs never opens its source
-    def _crm() -> CrmDatabase:
-        pw = settings.crm.password.get_secret_value() if settings.crm.password else None
-        return CrmDatabase(settings.crm_url, pw)
+    def once(make: Callable[[], Any]) -> Callable[[], Any]:
+        """Open lazily, once: a stage that never runs never opens its source."""
+        cached = functools.cache(make)
 
-    @functools.cache
-    def _store() -> Any:
-        return open_object_store(settings)
+        def get() -> Any:
+            with lock:
+                return cached()
+        return get
 
-    def crm() -> CrmDatabase:
-        with lock:
-            return _crm()
-
-    def store() -> Any:
-        with lock:
-            return _store()
+    pw = settings.crm.password.get_secret_value() if settings.crm.password else None
+    crm = once(lambda: CrmDatabase(settings.crm_url, pw))
+    store = once(lambda: open_object_store(settings))
 
     for table_id in CRM_TABLES:
         stages.append((table_id, table_id,

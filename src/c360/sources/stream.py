@@ -254,15 +254,19 @@ class KinesisStream(EventStream):
         return {s["ShardId"]: [p for p in (s.get("ParentShardId"), s.get("AdjacentParentShardId")) if p]
                 for s in listed if s.get("ParentShardId")}
 
-    def drained(self, shard: str, after: str | None) -> bool:
-        if shard not in self._closed:
-            return False  # open: more records may come
+    def _iterator(self, shard: str, after: str | None) -> str:
+        """A shard iterator just after position ``after`` (None = the shard's oldest record)."""
         kw: dict[str, Any] = {"StreamName": self.name, "ShardId": shard}
         if after:
             kw.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=after)
         else:
             kw["ShardIteratorType"] = "TRIM_HORIZON"
-        it = self.client.get_shard_iterator(**kw)["ShardIterator"]
+        return self.client.get_shard_iterator(**kw)["ShardIterator"]
+
+    def drained(self, shard: str, after: str | None) -> bool:
+        if shard not in self._closed:
+            return False  # open: more records may come
+        it = self._iterator(shard, after)
         while it:  # a closed shard's reader ends (no next iterator) after its last record
             resp = self.client.get_records(ShardIterator=it, Limit=1)
             if resp["Records"]:
@@ -287,12 +291,7 @@ class KinesisStream(EventStream):
                                 where=f"kinesis://{self.name}", fix="check the stream's throughput")
 
     def read(self, shard: str, after: str | None, limit: int) -> list[tuple[str, bytes]]:
-        kw: dict[str, Any] = {"StreamName": self.name, "ShardId": shard}
-        if after:
-            kw.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=after)
-        else:
-            kw["ShardIteratorType"] = "TRIM_HORIZON"
-        it = self.client.get_shard_iterator(**kw)["ShardIterator"]
+        it = self._iterator(shard, after)
         out: list[tuple[str, bytes]] = []
         while it and len(out) < limit:
             resp = self.client.get_records(ShardIterator=it, Limit=min(10_000, limit - len(out)))

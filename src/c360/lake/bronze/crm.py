@@ -24,7 +24,7 @@ from c360.lake.bronze.columnar import source_columns, validate_table
 from c360.lake.bronze.files import with_lineage
 from c360.lake.bronze.reconcile import KeySample, reconcile
 from c360.lake.quarantine import quarantine
-from c360.ops.audit import StageRecord, last_stage_detail, now
+from c360.ops.audit import StageRecord, dq_ratio, last_stage_detail, now
 from c360.sources.crm import CrmDatabase
 
 WATERMARK_KEY = "c360.watermark"
@@ -79,14 +79,13 @@ def ingest_crm(ctx: Any, crm: CrmDatabase, table_id: str, rec: StageRecord, full
     rec.details["watermark"] = lake.last_metadata(table_id, WATERMARK_KEY)
     # Keyset pagination reads each key once per run, so every batch's rows still carry its id.
     rec.details["reconciliation"] = reconcile(lake, table_id, expected, sample)
-    rec.dq_score = round(rec.rows_out / rec.rows_in, 6) if rec.rows_in else 1.0
+    rec.dq_score = dq_ratio(rec.rows_out, rec.rows_in)
     cfg = ctx.settings.crm
-    last = last_stage_detail(lake, table_id, "key_check")
-    due = (full_refresh or last is None
-           or now() - datetime.fromisoformat(last["checked_at"]) >= timedelta(hours=cfg.delete_check_hours))
     if initial:  # the first load read every key just now: the comparison is due from here on
         rec.details["key_check"] = {"checked_at": now().isoformat(), "initial_load": True, "deleted": 0}
-    elif due and lake.exists(table_id):
+        return
+    last = None if full_refresh else last_stage_detail(lake, table_id, "key_check")
+    if last is None or now() - datetime.fromisoformat(last["checked_at"]) >= timedelta(hours=cfg.delete_check_hours):
         rec.details["key_check"] = mark_hard_deletes(lake, crm, table_id, cfg.max_delete_fraction)
 
 

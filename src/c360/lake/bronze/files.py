@@ -34,7 +34,7 @@ from c360.lake.bronze.columnar import (
 )
 from c360.lake.bronze.reconcile import KeySample, reconcile
 from c360.lake.quarantine import Rejected, quarantine
-from c360.ops.audit import StageRecord, now
+from c360.ops.audit import StageRecord, dq_ratio, now
 from c360.sources.objectstore import ObjectInfo, ObjectStore
 
 LEDGER = "ops.file_ledger"
@@ -364,7 +364,7 @@ def ingest_source(ctx: Any, store: ObjectStore, src: FileSource, rec: StageRecor
     if ledger_rows:  # recovered or failed files with no micro-batch after them
         _write_ledger(lake, ledger_rows)
     rec.details["reconciliation"] = reconcile(lake, src.table_id, expected, sample)
-    rec.dq_score = round(rec.rows_out / rec.rows_in, 6) if rec.rows_in else 1.0
+    rec.dq_score = dq_ratio(rec.rows_out, rec.rows_in)
 
 
 class _ReadAhead:
@@ -410,7 +410,7 @@ def _ledger(obj: ObjectInfo, src: FileSource, status: str, rows: int | None, bad
     """One file's record: outcome, counts, DQ score (good / all records; a rejected file is 0)
     and where the file was copied."""
     total = (rows or 0) + (bad or 0)
-    score = None if rows is None else (round(rows / total, 6) if total else 1.0)
+    score = None if rows is None else dq_ratio(rows, total)
     dest = {"SUCCESS": f"validated/{obj.key}", "FAILED": f"error/{obj.key}"}[status]
     return {"path": obj.key, "size": obj.size, "etag": obj.etag, "source": src.name,
             "table_id": src.table_id, "status": status, "rows": rows, "bad_rows": bad, "batch_id": batch,

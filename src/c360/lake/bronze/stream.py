@@ -17,7 +17,7 @@ from c360.lake.bronze.columnar import validate_table
 from c360.lake.bronze.files import with_lineage
 from c360.lake.bronze.reconcile import KeySample, reconcile
 from c360.lake.quarantine import Rejected, quarantine
-from c360.ops.audit import StageRecord, now
+from c360.ops.audit import StageRecord, dq_ratio, now
 from c360.sources.stream import EventStream
 
 TABLE = "bronze.events"
@@ -102,7 +102,7 @@ def ingest_stream(ctx: Any, stream: EventStream, rec: StageRecord, max_batches: 
     if waiting:  # children of shards not yet drained (a follow-up run reads them)
         rec.details["shards_waiting_for_parents"] = sorted(waiting)
     rec.details["reconciliation"] = reconcile(lake, TABLE, expected, sample)
-    rec.dq_score = round(rec.rows_out / rec.rows_in, 6) if rec.rows_in else 1.0
+    rec.dq_score = dq_ratio(rec.rows_out, rec.rows_in)
 
 
 def _drained(stream: EventStream, shard: str, positions: dict[str, str], drained: set[str]) -> bool:
