@@ -13,6 +13,8 @@ import pyarrow as pa
 Layer = Literal["bronze", "silver", "gold", "ops"]
 Pii = Literal["public", "pii.direct", "pii.quasi", "sensitive"]
 Action = Literal["warn", "drop", "fail"]
+Dimension = Literal["completeness", "validity", "uniqueness", "consistency", "timeliness"]
+DIMENSIONS: tuple[Dimension, ...] = ("completeness", "validity", "uniqueness", "consistency", "timeliness")
 
 _TYPES: dict[str, pa.DataType] = {
     "string": pa.string(),
@@ -44,11 +46,13 @@ class Column:
 class Expectation:
     """A row rule in SQL (true = good), with Databricks semantics for a broken rule:
     ``warn`` keeps and counts, ``drop`` quarantines with the rule's name, ``fail`` stops the stage.
+    ``dimension`` is the DQ dimension it measures (the scorecard averages rules per dimension).
     """
 
     name: str
     rule: str
     action: Action = "warn"
+    dimension: Dimension = "validity"
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,11 @@ class TableSpec:
     description: str = ""
     inputs: tuple[str, ...] = ()  # table ids a model reads (silver/gold)
     partition_by: tuple[str, ...] = ()
+    # SCD Type 2: the key whose versions the table keeps (valid_from, valid_to, is_current); the
+    # model returns only new versions and silver/history.py merges them in.
+    history_key: tuple[str, ...] = ()
+    # "model": a <layer>/<name>.sql model run by lake/build.py; otherwise the package that writes it
+    built_by: str = "model"
 
     @property
     def id(self) -> str:
@@ -103,6 +112,25 @@ BRONZE_META = _cols("_source", "_source_file", "_ingested_at:timestamp", "_batch
 # CRM tables also say when a row was found hard-deleted at the source (null while it exists).
 CRM_META = (*BRONZE_META, Column("_deleted_at", "timestamp", description="When the key comparison "
                                  "found the row gone from the source (hard delete); null while it exists."))
+
+# A standardised CRM customer (silver): names cased, email checked, phone E.164, ISO country.
+_CUSTOMER_COLS = (
+    "customer_id:int64", "first_name:string:pii.direct", "last_name:string:pii.direct", "email:string:pii.direct",
+    "email_valid:bool", "email_key:string:pii.direct", "phone:string:pii.direct", "phone_valid:bool",
+    "date_of_birth:date:pii.direct", "gender:string:pii.quasi", "street:string:pii.direct", "city:string:pii.quasi",
+    "postcode:string:pii.quasi", "country:string", "signup_date:date", "loyalty_tier:string",
+    "marketing_consent:bool", "preferred_channel:string", "preferred_categories:string", "updated_at:timestamp",
+)
+_CUSTOMER_CHECKS = (
+    Expectation("email_valid", "email_valid", "warn"),
+    Expectation("phone_e164", "phone_valid IS NOT FALSE", "warn"),
+    Expectation("country_iso2", "country IS NOT NULL", "warn"),
+    Expectation("dob_plausible", "date_of_birth IS NULL OR date_of_birth BETWEEN DATE '1900-01-01' AND "
+                "current_date", "warn"),
+    Expectation("has_contact", "email IS NOT NULL OR phone IS NOT NULL", "warn", "completeness"),
+    Expectation("born_before_signup", "date_of_birth IS NULL OR signup_date IS NULL OR "
+                "date_of_birth < signup_date", "warn", "consistency"),
+)
 
 _TABLES: list[TableSpec] = [
     # ------------------------------------------------------------------ bronze: as landed
@@ -197,31 +225,46 @@ _TABLES: list[TableSpec] = [
     ),
     # ------------------------------------------------------------------ silver: clean, deduplicated
     TableSpec(
-        "customers", "silver",
-        _cols("customer_id:int64", "first_name:string:pii.direct", "last_name:string:pii.direct",
-              "email:string:pii.direct", "email_valid:bool", "phone:string:pii.direct",
-              "date_of_birth:date:pii.direct", "gender:string:pii.quasi", "city:string:pii.quasi",
-              "postcode:string:pii.quasi", "country:string", "signup_date:date", "loyalty_tier:string",
-              "marketing_consent:bool", "updated_at:timestamp"),
-        primary_key=("customer_id",), inputs=("bronze.crm_customers",),
+        "customers_history", "silver",
+        _cols(*_CUSTOMER_COLS, "is_deleted:bool", "valid_from:timestamp", "valid_to:timestamp", "is_current:bool",
+              Column("row_hash", description="md5 of the tracked attributes: a new version only when it changes."),
+              Column("_source_seen_at", "timestamp", description="The bronze change this version came from; "
+                     "the history's watermark is its maximum.")),
+        primary_key=("customer_id", "valid_from"), history_key=("customer_id",), inputs=("bronze.crm_customers",),
         expectations=(
-            Expectation("customer_id_present", "customer_id IS NOT NULL", "fail"),
-            Expectation("email_valid", "email_valid", "warn"),
-            Expectation("country_iso2", "length(country) = 2", "warn"),
+            Expectation("customer_id_present", "customer_id IS NOT NULL", "fail", "completeness"),
+            Expectation("version_time_parsed", "valid_from IS NOT NULL", "drop", "completeness"),
+            *_CUSTOMER_CHECKS,
         ),
-        description="Current CRM customers (latest version per id, deletes removed), standardised.",
+        description="Every version of every CRM customer (SCD Type 2: valid_from, valid_to, is_current), "
+                    "built incrementally with Delta MERGE; deletes are versions with is_deleted.",
+    ),
+    TableSpec(
+        "customers", "silver",
+        _cols(*_CUSTOMER_COLS, Column("version_from", "timestamp", description="Since when this version holds.")),
+        primary_key=("customer_id",), inputs=("silver.customers_history",),
+        expectations=(
+            Expectation("customer_id_present", "customer_id IS NOT NULL", "fail", "completeness"),
+            *_CUSTOMER_CHECKS,
+        ),
+        description="Current CRM customers (the current version of each, deletes removed), standardised.",
     ),
     TableSpec(
         "orders", "silver",
-        _cols("order_id:string", "line_no:int64", "customer_id:int64", "order_ts:timestamp",
-              "order_date:date", "product_id:string", "quantity:int64", "unit_price:float64",
-              "amount:float64", "currency:string", "channel:string"),
-        primary_key=("order_id", "line_no"), inputs=("bronze.purchases",),
+        _cols("order_id:string", "line_no:int64", "customer_id:int64", "email:string:pii.direct",
+              "email_key:string:pii.direct", "order_ts:timestamp", "order_date:date", "product_id:string",
+              "quantity:int64", "unit_price:float64", "amount:float64", "currency:string", "channel:string",
+              "store_id:string", "salesperson_id:string", "customer_known:bool"),
+        primary_key=("order_id", "line_no"), inputs=("bronze.purchases", "bronze.crm_customers"),
         expectations=(
             Expectation("amount_positive", "amount > 0", "drop"),
             Expectation("order_ts_parsed", "order_ts IS NOT NULL", "drop"),
+            Expectation("currency_iso4217", "currency IS NOT NULL", "drop"),
             # guest orders carry only a contact email until identity resolution links them
-            Expectation("customer_id_present", "customer_id IS NOT NULL", "warn"),
+            Expectation("customer_id_present", "customer_id IS NOT NULL", "warn", "completeness"),
+            Expectation("customer_known", "customer_id IS NULL OR customer_known", "warn", "consistency"),
+            Expectation("amount_is_quantity_x_price", "abs(amount - quantity * unit_price) < 0.01 OR amount <= 0",
+                        "warn", "consistency"),
         ),
         description="Order lines, deduplicated on (order_id, line_no), timestamps parsed.",
     ),
@@ -236,19 +279,66 @@ _TABLES: list[TableSpec] = [
     TableSpec(
         "partner_profiles", "silver",
         _cols("profile_id:string", "first_name:string:pii.direct", "last_name:string:pii.direct",
-              "email:string:pii.direct", "phone:string:pii.direct", "city:string:pii.quasi",
-              "country:string"),
+              "email:string:pii.direct", "email_valid:bool", "email_key:string:pii.direct", "phone:string:pii.direct",
+              "phone_valid:bool", "date_of_birth:date:pii.direct", "street:string:pii.direct",
+              "city:string:pii.quasi", "postcode:string:pii.quasi", "country:string"),
         primary_key=("profile_id",), inputs=("bronze.partner_profiles",),
-        expectations=(Expectation("has_contact", "email IS NOT NULL OR phone IS NOT NULL", "warn"),),
+        expectations=(
+            Expectation("has_contact", "email IS NOT NULL OR phone IS NOT NULL", "warn", "completeness"),
+            Expectation("email_valid", "email IS NULL OR email_valid", "warn"),
+            Expectation("phone_e164", "phone_valid IS NOT FALSE", "warn"),
+            Expectation("dob_parsed", "date_of_birth IS NOT NULL", "warn", "completeness"),
+        ),
         description="Partner profiles, standardised (identity resolution links them to customers).",
     ),
     TableSpec(
         "web_events", "silver",
         _cols("event_id:string", "event_type:string", "event_ts:timestamp", "cookie_id:string",
-              "session_id:string", "customer_id:int64", "page:string", "product_id:string", "text:string"),
+              "session_id:string", "customer_id:int64", "page:string", "product_id:string",
+              "social_network:string", "text:string", "is_late:bool"),
         primary_key=("event_id",), inputs=("bronze.events",),
-        expectations=(Expectation("event_ts_parsed", "event_ts IS NOT NULL", "drop"),),
+        expectations=(
+            Expectation("event_ts_parsed", "event_ts IS NOT NULL", "drop", "completeness"),
+            # event time behind the newest event its cookie had already delivered by more than the
+            # allowed lateness (1 hour): kept, counted as late
+            Expectation("on_time", "NOT is_late", "warn", "timeliness"),
+        ),
         description="Clickstream and social events, deduplicated on event_id.",
+    ),
+    TableSpec(
+        "identity_map", "silver",
+        _cols(Column("record_key", description="source:record_id, unique across sources."),
+              Column("source", description="crm, profile, order (a guest order's contact email, hashed) or web "
+                     "(a cookie)."),
+              Column("record_id", description="The id in its source (an order contact: md5 of its email key)."),
+              Column("person_id", description="The person the record belongs to; stable across runs."),
+              Column("person_records", "int64", description="How many records the person has."),
+              "run_id"),
+        primary_key=("record_key",), built_by="identity",
+        inputs=("silver.customers", "silver.partner_profiles", "silver.orders", "silver.web_events"),
+        expectations=(Expectation("person_assigned", "person_id IS NOT NULL", "fail", "completeness"),),
+        description="Which person every CRM customer, partner profile, guest-order contact and logged-in "
+                    "cookie belongs to (identity resolution: deterministic rules, Splink, login stitching).",
+    ),
+    TableSpec(
+        "identity_links", "silver",
+        _cols("record_key_l", "record_key_r",
+              Column("rule", description="same_email, same_phone, probabilistic (Splink) or login."),
+              "match_probability:float64",
+              Column("match_weight", "float64", description="Splink's total match weight (log2 odds)."),
+              Column("evidence", description="JSON: per comparison its match weight (probabilistic), the "
+                     "shared field (deterministic) or the login counts (login)."),
+              "run_id"),
+        primary_key=("record_key_l", "record_key_r"), built_by="identity",
+        description="Every link that put two records in one person, with its probability and evidence.",
+    ),
+    TableSpec(
+        "identity_changes", "silver",
+        _cols(Column("change", description="merge: other_person_id was folded into person_id; split: records "
+                     "of person_id moved to other_person_id."),
+              "person_id", "other_person_id", "records:int64", "run_id", "changed_at:timestamp"),
+        primary_key=("run_id", "change", "person_id", "other_person_id"), built_by="identity",
+        description="Merges and splits of persons, per run (append-only).",
     ),
     # ------------------------------------------------------------------ gold
     TableSpec(
@@ -263,7 +353,7 @@ _TABLES: list[TableSpec] = [
         expectations=(
             Expectation("spend_not_negative", "total_spend >= 0", "fail"),
             Expectation("aov_consistent", "order_count = 0 OR abs(avg_order_value * order_count - "
-                        "total_spend) < 0.01 * order_count", "fail"),
+                        "total_spend) < 0.01 * order_count", "fail", "consistency"),
         ),
         description="One row per customer: purchases, AOV, last purchase, feedback and web activity.",
     ),

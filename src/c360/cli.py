@@ -268,6 +268,41 @@ def _reconciled(stage: dict[str, Any]) -> str:
 
 
 @app.command()
+def dq(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """The data-quality scorecard: per table its DQ score, dimensions, failing rules and threshold.
+    Exits 1 when a table is below its threshold (quality.min_dq_score / quality.thresholds)."""
+    from c360.lake.store import lake_from_settings
+    from c360.quality.scorecard import scorecard
+
+    s = settings()
+    card = scorecard(lake_from_settings(s), s)
+    if as_json:
+        sys.stdout.write(json.dumps([c.as_dict() for c in card], default=str, indent=2) + "\n")
+    else:
+        t = Table(title="c360 data quality (dimensions: completeness, validity, uniqueness, consistency, "
+                  "timeliness)")
+        t.add_column("table", no_wrap=True)
+        for col in ("status", "score", "min", "compl", "valid", "uniq", "consis", "timely"):
+            t.add_column(col, justify="right")
+        colour = {"PASS": "green", "FAILED": "red"}
+        for c in card:
+            t.add_row(c.table_id, f"[{colour.get(c.status, 'yellow')}]{c.status}[/]",
+                      "-" if c.score is None else f"{c.score:.3f}", f"{c.threshold:g}",
+                      *[f"{c.dimensions[d]:.3f}" if d in c.dimensions else "" for d in catalog.DIMENSIONS])
+        Console(width=max(console.width, 110)).print(t)  # a scorecard is unreadable wrapped to 80 columns
+        for c in card:
+            if c.failing_rules:
+                console.print(f"  {c.table_id}: " + escape(", ".join(f"{k} {v:,} rows"
+                                                                      for k, v in c.failing_rules.items())))
+            if c.error:
+                console.print(f"  {c.table_id}: [red]{escape(c.error[:300])}[/]")
+    if any(c.status == "FAILED" for c in card):
+        raise typer.Exit(1)
+
+
+@app.command()
 def tables(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
@@ -295,6 +330,84 @@ def tables(
                   "-" if r["version"] is None else str(r["version"]), r["last_update"] or "-",
                   str(r["pii_columns"]), str(r["expectations"]))
     console.print(t)
+
+
+identity_app = typer.Typer(no_args_is_help=True, help="Identity resolution on any CSV or Parquet file.")
+app.add_typer(identity_app, name="identity")
+
+
+def _read_table(path: Path) -> Any:
+    import pyarrow.parquet as pq
+
+    if not path.exists():
+        raise C360Error(f"no such file: {path}", where="identity resolve")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pq.read_table(path)
+    if path.suffix.lower() in (".csv", ".txt"):
+        return _csv_as_text(path)
+    raise C360Error(f"{path.name}: not a .csv or .parquet file", where="identity resolve")
+
+
+def _csv_as_text(path: Path) -> Any:
+    """A CSV with every column as text: ids and phone numbers keep their leading zeros."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    names = pcsv.read_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 16)).column_names
+    return pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(
+        column_types={n: pa.string() for n in names}, strings_can_be_null=True))
+
+
+def _write_table(table: Any, path: Path) -> None:
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        pq.write_table(table, path)
+    elif path.suffix.lower() == ".csv":
+        pcsv.write_csv(table, path)
+    else:
+        raise C360Error(f"{path.name}: write .csv or .parquet", where="identity resolve")
+
+
+@identity_app.command("resolve")
+def identity_resolve(
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="A CSV or Parquet file of records.")],
+    id_column: Annotated[str, typer.Option("--id-column", help="The column that identifies a record.")],
+    column: Annotated[list[str], typer.Option("--column", help="ROLE=SOURCE_COLUMN, repeatable. Roles: "
+                                              "first_name, last_name, full_name, email, phone, dob, street_number, "
+                                              "address, city, postcode, state, country.")],
+    output: Annotated[Path, typer.Option("--output", help="Where to write id + cluster_id (.csv or .parquet).")],
+    pairs: Annotated[Path | None, typer.Option("--pairs", help="Also write the scored pairs here.")] = None,
+    threshold: Annotated[float, typer.Option(help="Match probability at or above which two records are one "
+                                             "person.")] = 0.95,
+    default_region: Annotated[str | None, typer.Option(help="Country (ISO 3166 alpha-2) for phone numbers "
+                                                       "written without +country code.")] = None,
+) -> None:
+    """Cluster the records of INPUT into persons: deterministic rules, then Splink (trained without
+    labels). Any subset of roles works."""
+    from c360.identity import MatchSettings, resolve
+
+    roles: dict[str, str] = {}
+    for spec in column:
+        role, sep, col = spec.partition("=")
+        if not sep or not col:
+            raise C360Error(f"--column {spec!r} is not ROLE=SOURCE_COLUMN", where="identity resolve")
+        roles[role.strip()] = col.strip()
+    data = _read_table(input_path)
+    if id_column in data.column_names and data.column(id_column).null_count:
+        raise C360Error(f"{id_column} has {data.column(id_column).null_count} empty value(s)",
+                        where="identity resolve", fix="every record needs an id")
+    if id_column in data.column_names and len(set(data.column(id_column).to_pylist())) != data.num_rows:
+        raise C360Error(f"{id_column} is not unique", where="identity resolve", fix="every record needs its own id")
+    res = resolve(data, id_column, roles, MatchSettings(threshold=threshold), default_region=default_region)
+    _write_table(res.clusters, output)
+    if pairs is not None:
+        _write_table(res.pairs, pairs)
+    clusters = len(set(res.clusters.column("cluster_id").to_pylist()))
+    err_console.print(f"{data.num_rows:,} records -> {clusters:,} persons; {res.pairs.num_rows:,} links; "
+                      f"written to {output}")
 
 
 def main() -> None:

@@ -204,10 +204,30 @@ class PipelineConfig(_Section):
                                 "fill a 2-core machine.")
 
 
+class IdentityConfig(_Section):
+    """Identity resolution: which records are the same person."""
+
+    match_threshold: float = Field(0.95, gt=0, lt=1, description="Pairs Splink scores at or above this match "
+                                   "probability are the same person (deterministic rules link regardless).")
+    u_max_pairs: float = Field(2e6, ge=1e3, description="Random record pairs sampled to estimate how often "
+                               "non-matches agree by chance (Splink u).")
+    seed: int = Field(42, description="Seed of that sampling: same data, same model.")
+
+
 class QualityConfig(_Section):
     """Data-quality thresholds."""
 
-    min_dq_score: float = Field(0.9, ge=0, le=1, description="A table scoring below this is marked failed.")
+    min_dq_score: float = Field(0.9, ge=0, le=1, description="A table scoring below this is marked failed "
+                                "(its stage fails and nothing is written).")
+    thresholds: dict[str, float] = Field(default_factory=dict, description="Per-table minimum DQ score "
+                                         "(table id -> score, e.g. silver.orders: 0.95); overrides min_dq_score.")
+
+    min_rows: int = Field(100, ge=0, description="A DQ score over fewer rows than this (e.g. a small incremental "
+                          "batch) is recorded but does not fail the table: one bad row in three says little.")
+
+    def threshold(self, table_id: str) -> float:
+        """The minimum DQ score of ``table_id``."""
+        return self.thresholds.get(table_id, self.min_dq_score)
 
 
 _yaml_data: ContextVar[dict[str, Any] | None] = ContextVar("c360_yaml_data", default=None)
@@ -263,6 +283,7 @@ class Settings(BaseSettings):
     generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    identity: IdentityConfig = Field(default_factory=IdentityConfig)
 
     @classmethod
     def settings_customise_sources(

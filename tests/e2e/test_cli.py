@@ -146,3 +146,57 @@ def test_ingest_stream_follow_takes_new_events_until_sigterm(tmp_path: Path) -> 
     assert run["status"] == "SUCCESS" and run["command"] == "ingest-stream"
     stage = run["stages"][0]
     assert stage["rows_in"] == first + 40 + man["defects"]["events_poison"]
+
+
+def test_dq_scorecard_and_thresholds(demo_home: Path) -> None:
+    home = str(demo_home / "home")
+    r = c360("--home", home, "dq", "--json", cwd=demo_home)
+    assert r.returncode == 0, r.stdout + r.stderr
+    card = {c["table_id"]: c for c in json.loads(r.stdout)}
+    orders = card["silver.orders"]
+    assert orders["status"] == "PASS" and orders["threshold"] == 0.9
+    assert set(orders["dimensions"]) >= {"completeness", "validity", "uniqueness", "consistency"}
+    assert orders["failing_rules"]["amount_positive"] > 0  # the generator injects bad prices
+    assert card["silver.web_events"]["dimensions"]["timeliness"] < 1  # and late events
+    # a per-table threshold above the table's score marks it failed: the scorecard exits 1
+    strict = {"C360_QUALITY__THRESHOLDS": json.dumps({"silver.orders": 0.999})}
+    r = c360("--home", home, "dq", cwd=demo_home, env=strict)
+    assert r.returncode == 1
+    line = next(x for x in r.stdout.splitlines() if "silver.orders" in x)
+    assert "FAILED" in line and "0.999" in line
+    # and the next build of that table stops before writing anything
+    version = json.loads(c360("--home", home, "tables", "--json", cwd=demo_home).stdout)
+    before = next(t["version"] for t in version if t["table"] == "silver.orders")
+    r = c360("--home", home, "run", "--select", "silver.orders", cwd=demo_home, env=strict)
+    assert r.returncode != 0 and "below its threshold 0.999" in r.stdout + r.stderr
+    after = json.loads(c360("--home", home, "tables", "--json", cwd=demo_home).stdout)
+    assert next(t["version"] for t in after if t["table"] == "silver.orders") == before
+
+
+def test_identity_resolve_on_a_csv(tmp_path: Path) -> None:
+    (tmp_path / "people.csv").write_text(
+        "id,name,mail,tel,born,country\n"
+        "1,Bob Smith,BOB+shop@example.com,020 7946 0958,01/02/1980,UK\n"
+        "2,Robert SMITH,bob@example.com,,1980-02-01,GB\n"
+        "3,Rob Smith,,+44 20 7946 0958,,GB\n"
+        "4,Zed Zulu,zed@z.io,,1999-09-09,US\n"
+        "5,Ann Lee,ann@lee.org,,1975-05-05,FR\n")
+    r = c360("identity", "resolve", "people.csv", "--id-column", "id", "--column", "full_name=name",
+             "--column", "email=mail", "--column", "phone=tel", "--column", "dob=born", "--column", "country=country",
+             "--output", "out/clusters.parquet", "--pairs", "out/pairs.csv", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    out = pq.read_table(tmp_path / "out" / "clusters.parquet").to_pylist()
+    cluster = {row["id"]: row["cluster_id"] for row in out}
+    assert set(cluster) == {"1", "2", "3", "4", "5"}
+    # 1-2 share a mailbox once normalised, 1-3 a phone once in E.164; 4 and 5 are on their own
+    assert cluster["1"] == cluster["2"] == cluster["3"]
+    assert len({cluster["1"], cluster["4"], cluster["5"]}) == 3
+    pairs = pcsv.read_csv(tmp_path / "out" / "pairs.csv").to_pylist()
+    assert {(p["id_l"], p["id_r"], p["rule"]) for p in pairs} >= {(1, 2, "same_email"), (1, 3, "same_phone")}
+    assert "5 records -> 3 persons" in r.stderr
+    bad = c360("identity", "resolve", "people.csv", "--id-column", "id", "--column", "nick=name",
+               "--output", "o.csv", cwd=tmp_path)
+    assert bad.returncode != 0 and "unknown role(s): nick" in bad.stderr + bad.stdout

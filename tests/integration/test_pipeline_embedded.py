@@ -308,7 +308,7 @@ def test_dq_threshold_fails_the_table_before_writing(embedded: Settings) -> None
     lake = lake_from_settings(embedded)
     version = lake.table("silver.customers").version()
     strict = embedded.model_copy(update={"quality": embedded.quality.model_copy(update={"min_dq_score": 0.999})})
-    with pytest.raises(C360Error, match=r"silver.customers DQ score 0\.9\d+ is below quality.min_dq_score") as e:
+    with pytest.raises(C360Error, match=r"silver.customers DQ score 0\.9\d+ is below its threshold 0\.999") as e:
         run_pipeline(strict, ["silver"])
     assert "email_valid" in str(e.value)
     assert lake.table("silver.customers").version() == version

@@ -17,6 +17,7 @@ def _orders(amounts: list[float]) -> pa.Table:
     return catalog.conform(pa.table({
         "order_id": [f"O{i}" for i in range(n)], "line_no": [1] * n, "customer_id": [1] * n,
         "order_ts": pa.array([0] * n, pa.timestamp("us", tz="UTC")), "amount": amounts,
+        "currency": ["EUR"] * n, "quantity": [1] * n, "unit_price": amounts, "customer_known": [True] * n,
     }), catalog.get("silver.orders"))
 
 
@@ -50,3 +51,24 @@ def test_null_rule_result_counts_as_broken() -> None:
     spec = catalog.get("silver.orders")
     res = check(DuckDBEngine(), spec, _orders([None, 3.0]))  # type: ignore[list-item]
     assert res.kept.num_rows == 1
+
+
+def test_dimension_scores_average_rules_per_dimension() -> None:
+    spec = replace(catalog.get("silver.orders"), expectations=(
+        Expectation("a", "amount > 0", "warn", "validity"),       # 3 of 4 pass
+        Expectation("b", "amount < 2", "warn", "validity"),       # 2 of 4 pass
+        Expectation("c", "customer_id IS NOT NULL", "warn", "completeness"),  # 4 of 4
+    ))
+    res = check(DuckDBEngine(), spec, _orders([1.0, 2.0, 10.0, -1.0]))
+    assert res.dimensions == {"completeness": 1.0, "validity": 0.625, "uniqueness": 1.0}
+    assert res.dq_score == 0.25  # rows passing every rule: only the 1.0
+    by = {r.name: r for r in res.results}
+    assert by["primary_key_unique"].dimension == "uniqueness" and by["primary_key_unique"].failed == 0
+
+
+def test_duplicate_primary_key_fails_before_any_write() -> None:
+    spec = catalog.get("silver.orders")
+    data = _orders([1.0, 2.0, 3.0])
+    dup = data.set_column(0, "order_id", pa.array(["O1", "O1", "O2"]))
+    with pytest.raises(ExpectationFailed, match=r"primary_key_unique.*1 key\(s\).*order_id=O1,line_no=1"):
+        check(DuckDBEngine(), spec, dup)

@@ -6,12 +6,15 @@ so both engines produce byte-compatible Delta tables.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 import sqlglot
 
 MODEL_DIALECT = "duckdb"
+_ARROW = {"string": pa.string(), "bool": pa.bool_(), "int64": pa.int64(), "float64": pa.float64()}
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,19 @@ class Engine(ABC):
     @abstractmethod
     def register(self, name: str, data: pa.Table | LakeTableRef) -> None:
         """Make ``data`` queryable as ``name``."""
+
+    @abstractmethod
+    def register_function(self, name: str, fn: Callable[..., pa.Array], arity: int, returns: pa.DataType) -> None:
+        """Make a vectorised Python function (Arrow arrays in, one Arrow array out) callable from
+        SQL as ``name``; it must keep nulls in its first argument null."""
+
+    def ensure_functions(self, functions: Iterable[Any]) -> None:
+        """Register each function (``standardise.Function``) once per engine."""
+        done = self.__dict__.setdefault("_functions", set())
+        for f in functions:
+            if f.name not in done:
+                self.register_function(f.name, f.fn, f.arity, _ARROW[f.returns])
+                done.add(f.name)
 
     @abstractmethod
     def _execute(self, sql: str) -> pa.Table:

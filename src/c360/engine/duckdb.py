@@ -5,6 +5,7 @@ extension cannot be downloaded offline, and this keeps one Delta implementation 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import duckdb
 import pyarrow as pa
@@ -35,6 +36,13 @@ class DuckDBEngine(Engine):
             data = delta_dataset(DeltaTable(data.uri, storage_options=data.storage_options), data.storage_options)
         self._keep[name] = data  # the connection holds only a reference
         self.con.register(name, data)
+
+    def register_function(self, name: str, fn: Callable[..., pa.Array], arity: int, returns: pa.DataType) -> None:
+        sql_type = {pa.string(): "VARCHAR", pa.bool_(): "BOOLEAN", pa.int64(): "BIGINT", pa.float64(): "DOUBLE"}
+        # null_handling special: the function sees nulls (and keeps them null) instead of DuckDB
+        # skipping rows, which would misalign Arrow batches.
+        self.con.create_function(name, fn, ["VARCHAR"] * arity, sql_type[returns], type="arrow",
+                                 null_handling="special")
 
     def _execute(self, sql: str) -> pa.Table:
         return self.con.sql(sql).arrow().read_all()

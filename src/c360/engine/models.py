@@ -10,6 +10,7 @@ from c360 import catalog
 from c360.catalog import TableSpec
 from c360.engine.base import Engine, LakeTableRef
 from c360.lake.rules import expand
+from c360.lake.standardise import FUNCTIONS
 from c360.lake.store import Lake
 
 
@@ -28,7 +29,11 @@ def register_inputs(engine: Engine, lake: Lake, spec: TableSpec) -> None:
             engine.register(inp.sql_name, inp.schema().empty_table())
 
 
-def run_model(engine: Engine, lake: Lake, spec: TableSpec) -> pa.Table:
-    """Run a table's model and return its rows in the catalog schema (not yet written)."""
+def run_model(engine: Engine, lake: Lake, spec: TableSpec, extra: dict[str, pa.Table] | None = None) -> pa.Table:
+    """Run a table's model and return its rows in the catalog schema (not yet written).
+    ``extra``: more tables the model reads, by SQL name (e.g. a watermark)."""
     register_inputs(engine, lake, spec)
+    for name, table in (extra or {}).items():
+        engine.register(name, table)
+    engine.ensure_functions(FUNCTIONS)
     return catalog.conform(engine.sql(model_sql(spec)), spec)

@@ -5,8 +5,10 @@ Models are transpiled from DuckDB SQL with sqlglot; Delta tables are read by Spa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import pandas as pd  # the spark extra installs it; UDF type hints resolve against module globals
 import pyarrow as pa
 
 from c360.engine.base import Engine, LakeTableRef
@@ -38,9 +40,32 @@ class SparkEngine(Engine):
             for k, v in (data.storage_options or {}).items():
                 reader = reader.option(k, v)
             df = reader.load(data.uri)
+        elif data.num_rows == 0:  # Spark Connect cannot infer a schema from no rows: give it one
+            from pyspark.sql.pandas.types import from_arrow_schema
+
+            df = self.spark.createDataFrame([], schema=from_arrow_schema(data.schema))
         else:
             df = self.spark.createDataFrame(data)
         df.createOrReplaceTempView(name)
+
+    def register_function(self, name: str, fn: Callable[..., pa.Array], arity: int, returns: pa.DataType) -> None:
+        from pyspark.sql.functions import pandas_udf
+
+        spark_type = {pa.string(): "string", pa.bool_(): "boolean", pa.int64(): "bigint", pa.float64(): "double"}
+
+        def call(*cols: pd.Series) -> pd.Series:
+            arrays = [pa.array(c.astype(object).where(c.notna(), None), pa.string()) for c in cols]
+            return fn(*arrays).to_pandas()
+
+        # pandas_udf infers its kind from the signature's type hints, and takes no *args
+        def one(a: pd.Series) -> pd.Series:
+            return call(a)
+
+        def two(a: pd.Series, b: pd.Series) -> pd.Series:
+            return call(a, b)
+
+        batch = {1: one, 2: two}[arity]
+        self.spark.udf.register(name, pandas_udf(batch, spark_type[returns]))  # type: ignore[call-overload]
 
     def _execute(self, sql: str) -> pa.Table:
         return self.spark.sql(sql).toArrow()

@@ -12,28 +12,52 @@ from c360 import catalog
 from c360.engine.models import run_model
 from c360.errors import C360Error
 from c360.lake.quarantine import quarantine
+from c360.lake.silver import history
 from c360.ops.audit import StageRecord
-from c360.quality.expectations import check
+from c360.quality.expectations import Checked, check
+
+
+def record_dq(rec: StageRecord, checked: Checked, threshold: float) -> None:
+    """The stage's DQ score, its dimensions and per-rule counts, for the audit and `c360 dq`."""
+    rec.dq_score = checked.dq_score
+    rec.details["dq"] = {"score": checked.dq_score, "dimensions": checked.dimensions, "threshold": threshold}
+    rec.details["expectations"] = {r.name: {"action": r.action, "dimension": r.dimension, "passed": r.passed,
+                                            "failed": r.failed} for r in checked.results}
 
 
 def build_table(ctx: Any, table_id: str, rec: StageRecord) -> None:
     """Run ``table_id``'s model and write it; ``fail`` expectations stop before any write."""
     spec = catalog.get(table_id)
-    result = run_model(ctx.engine, ctx.lake, spec)
+    extra = {"c360_watermark": history.watermark_table(ctx.lake, spec)} if spec.history_key else None
+    result = run_model(ctx.engine, ctx.lake, spec, extra)
     checked = check(ctx.engine, spec, result)
-    threshold = ctx.settings.quality.min_dq_score
-    if checked.dq_score < threshold:
+    threshold = ctx.settings.quality.threshold(table_id)
+    record_dq(rec, checked, threshold)
+    judged = result.num_rows >= ctx.settings.quality.min_rows
+    if not judged:
+        rec.details["dq"]["not_judged"] = f"{result.num_rows} row(s) < quality.min_rows"
+    if judged and checked.dq_score < threshold:
         broken = ", ".join(f"{r.name} ({r.failed} rows)" for r in checked.results if r.failed)
-        raise C360Error(f"{table_id} DQ score {checked.dq_score:.3f} is below quality.min_dq_score {threshold}: "
+        raise C360Error(f"{table_id} DQ score {checked.dq_score:.3f} is below its threshold {threshold}: "
                         f"{broken}", where=table_id,
-                        fix="fix the source data, or lower quality.min_dq_score; nothing was written")
+                        fix="fix the source data, or lower quality.thresholds / quality.min_dq_score; "
+                            "nothing was written")
+    rejected, kept = checked.rejected, checked.kept
+    if spec.history_key:
+        versions = history.classify(ctx.engine, ctx.lake, spec, kept)
+        rejected, kept = [*rejected, *versions.stale], versions.new
+        rec.details["history"] = {"new_keys": versions.new_keys, "changed_keys": versions.changed_keys,
+                                  "deleted": versions.deleted, "unchanged": versions.unchanged,
+                                  "stale": len(versions.stale)}
     # batch = the table: a row a rule rejects is quarantined once, not again on every rebuild.
-    quarantine(ctx.lake, checked.rejected, run_id=ctx.audit.run_id, batch_id=table_id,
+    quarantine(ctx.lake, rejected, run_id=ctx.audit.run_id, batch_id=table_id,
                stage=rec.stage, table_id=table_id)
-    ctx.lake.overwrite(table_id, checked.kept, metadata={"c360.run_id": ctx.audit.run_id})
+    meta = {"c360.run_id": ctx.audit.run_id}
+    if spec.history_key:
+        if kept.num_rows:
+            ctx.lake.add_versions(table_id, kept, keys=spec.history_key, metadata=meta)
+    else:
+        ctx.lake.overwrite(table_id, kept, metadata=meta)
     rec.rows_in = result.num_rows
-    rec.rows_out = checked.kept.num_rows
-    rec.rows_quarantined = result.num_rows - checked.kept.num_rows
-    rec.dq_score = checked.dq_score
-    rec.details["expectations"] = {r.name: {"action": r.action, "passed": r.passed, "failed": r.failed}
-                                   for r in checked.results}
+    rec.rows_out = kept.num_rows
+    rec.rows_quarantined = result.num_rows - checked.kept.num_rows + (len(rejected) - len(checked.rejected))

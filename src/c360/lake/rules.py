@@ -1,8 +1,9 @@
 """Standardisation rules as SQL expressions: each rule lives once and every model uses it.
 
-Models call them as ``{{ rule(column) }}``; ``expand`` substitutes the expression before the
-model runs (so they transpile to Spark like any other SQL). Written in the subset DuckDB and
-Spark share.
+Models call them as ``{{ rule(column) }}`` or ``{{ rule(column, other) }}``; ``expand`` substitutes
+the expression before the model runs (so they transpile to Spark like any other SQL). Written in
+the subset DuckDB and Spark share; rules that need a library call the ``c360_*`` functions of
+``standardise.py``, which every engine registers.
 """
 
 from __future__ import annotations
@@ -10,38 +11,83 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-RULES: dict[str, Callable[[str], str]] = {
-    # "  jOHN " -> "John" (DuckDB has no initcap; this is portable)
-    "proper_name": lambda c: f"upper(substr(trim({c}), 1, 1)) || lower(substr(trim({c}), 2))",
+
+# timestamps as sources write them: ISO 'YYYY-MM-DD HH:MM:SS', ISO-8601 'YYYY-MM-DDTHH:MM:SSZ',
+# or day-first 'DD/MM/YYYY[ HH:MM]', 'DD.MM.YYYY', 'DD-MM-YYYY'; 'YYYY/MM/DD'; anything else is
+# NULL. Built from substr/replace only, because DuckDB's try_strptime has no Spark twin that
+# sqlglot can transpile. Day-first, not month-first: the sources are European-style exports
+# (an ambiguous 03/04 is read as 3 April).
+def _parse_ts(c: str) -> str:
+    t = f"replace(replace(trim({c}), '.', '/'), '-', '/')"  # one separator for the day-first forms
+    return (
+        f"coalesce(TRY_CAST(replace(replace(replace(trim({c}), 'T', ' '), 'Z', ''), '/', '-') AS TIMESTAMP), "
+        f"CASE WHEN {t} LIKE '__/__/____%' THEN TRY_CAST(substr({t}, 7, 4) || '-' || "
+        f"substr({t}, 4, 2) || '-' || substr({t}, 1, 2) || ' ' || "
+        f"coalesce(nullif(substr({t}, 12, 5), ''), '00:00') || ':00' AS TIMESTAMP) END)")
+
+
+def _email_key(c: str) -> str:
+    mailbox = (f"regexp_replace(regexp_replace(regexp_replace(lower(trim({c})), '\\s+at\\s+', '@'), "
+               f"'\\s+dot\\s+', '.', 'g'), '\\+[^@]*@', '@')")
+    return f"CASE WHEN {RULES['email_is_valid'](mailbox)} THEN {mailbox} END"
+
+
+RULES: dict[str, Callable[..., str]] = {
+    # "  jOHN " -> "John", "o'brien" -> "O'Brien", Unicode composed, whitespace collapsed
+    "proper_name": lambda c: f"c360_person_name({c})",
+    # a name as a matching key: ASCII-folded, lower case, letters only
+    "name_key": lambda c: f"c360_name_key({c})",
     # " A.B@X.COM " -> "a.b@x.com"; empty -> NULL
     "clean_email": lambda c: f"nullif(lower(trim({c})), '')",
     # a syntactically valid address (after clean_email); NULL counts as not valid
     "email_is_valid": lambda c: (
-        f"coalesce(regexp_matches({c}, '^[a-z0-9._%+-]+@[a-z0-9.-]+\\.[a-z]{{2,}}$'), false)"),
-    # "+44 1234-567" -> "+441234567"; E.164 with phonenumbers arrives with issue 5
-    "clean_phone": lambda c: f"nullif(regexp_replace({c}, '[^0-9+]', '', 'g'), '')",
-    # country codes upper case, trimmed
-    "clean_code": lambda c: f"upper(trim({c}))",
-    # timestamps as sources write them: ISO 'YYYY-MM-DD HH:MM:SS', ISO-8601 'YYYY-MM-DDTHH:MM:SSZ',
-    # or day-first 'DD/MM/YYYY[ HH:MM]'; anything else is NULL. Built from substr/replace only,
-    # because DuckDB's try_strptime has no Spark twin that sqlglot can transpile.
-    "parse_ts": lambda c: (
-        f"coalesce(TRY_CAST(replace(replace(trim({c}), 'T', ' '), 'Z', '') AS TIMESTAMP), "
-        f"CASE WHEN trim({c}) LIKE '__/__/____%' THEN TRY_CAST(substr(trim({c}), 7, 4) || '-' || "
-        f"substr(trim({c}), 4, 2) || '-' || substr(trim({c}), 1, 2) || ' ' || "
-        f"coalesce(nullif(substr(trim({c}), 12, 5), ''), '00:00') || ':00' AS TIMESTAMP) END)"),
+        f"coalesce(regexp_matches({c}, '^[a-z0-9._%+-]+@[a-z0-9-]+(\\.[a-z0-9-]+)*\\.[a-z]{{2,}}$'), false)"),
+    # the mailbox an address delivers to, for matching: spelled-out separators read back
+    # ('a at x dot com' -> 'a@x.com'), sub-address tags dropped ('a+shop@x' -> 'a@x'); NULL unless
+    # that is a valid address. The email column itself keeps what was entered (and its validity).
+    "email_key": lambda c: _email_key(c),
+    # any written form -> E.164 ('020 7946 0958' in GB -> '+442079460958'); NULL if it can't be a number
+    "e164": lambda c, region: f"c360_e164({c}, {region})",
+    # ISO 3166-1 alpha-2 from a code, alpha-3 or a name ('United Kingdom', 'DEU' -> 'GB', 'DE')
+    "country_iso2": lambda c: f"c360_country({c})",
+    # postcodes compare without case, spaces or dashes: 'sw1a 1aa' -> 'SW1A1AA'
+    "clean_postcode": lambda c: f"nullif(upper(regexp_replace({c}, '[^0-9A-Za-z]', '', 'g')), '')",
+    # '12  high st.' -> '12 High Street': whitespace collapsed, a trailing abbreviation spelled out
+    # (only trailing: 'St James Street' keeps its Saint)
+    "clean_street": lambda c: (
+        "nullif(regexp_replace(regexp_replace(regexp_replace(regexp_replace("
+        f"c360_person_name({c}), '(?i) St\\.?$', ' Street'), '(?i) Rd\\.?$', ' Road'), '(?i) Ave?\\.?$', ' Avenue'), "
+        "'(?i) Ln\\.?$', ' Lane'), '')"),
+    # a place name: whitespace collapsed, proper case
+    "clean_place": lambda c: f"c360_person_name({c})",
+    # codes upper case, trimmed; empty -> NULL
+    "clean_code": lambda c: f"nullif(upper(trim({c})), '')",
+    # categorical labels lower case, trimmed; empty -> NULL
+    "clean_label": lambda c: f"nullif(lower(trim({c})), '')",
+    # gender as M / F / X from the spellings systems use; anything else NULL
+    "clean_gender": lambda c: (
+        f"CASE WHEN lower(trim({c})) IN ('m', 'male', 'man') THEN 'M' "
+        f"WHEN lower(trim({c})) IN ('f', 'female', 'woman') THEN 'F' "
+        f"WHEN lower(trim({c})) IN ('x', 'other', 'diverse', 'non-binary', 'nonbinary') THEN 'X' END"),
+    # ISO 4217 currency code, or NULL when it isn't three letters
+    "clean_currency": lambda c: f"CASE WHEN regexp_matches(upper(trim({c})), '^[A-Z]{{3}}$') THEN upper(trim({c})) END",
+    # money to the cent, half away from zero (amounts are summed in cents downstream)
+    "clean_amount": lambda c: f"round(CAST({c} AS DOUBLE), 2)",
+    "parse_ts": _parse_ts,
+    # a date in any of parse_ts's forms ('1980-02-01', '01/02/1980', '1980/02/01')
+    "parse_date": lambda c: f"CAST({_parse_ts(c)} AS DATE)",
 }
 
-_CALL = re.compile(r"\{\{\s*(\w+)\(\s*([\w.]+)\s*\)\s*\}\}")
+_CALL = re.compile(r"\{\{\s*(\w+)\(\s*([\w.]+(?:\s*,\s*[\w.']+)*)\s*\)\s*\}\}")
 
 
 def expand(sql: str) -> str:
-    """Replace every ``{{ rule(column) }}`` in ``sql``; an unknown rule is an error."""
+    """Replace every ``{{ rule(args) }}`` in ``sql``; an unknown rule is an error."""
 
     def sub(m: re.Match[str]) -> str:
-        name, col = m.group(1), m.group(2)
+        name, args = m.group(1), [a.strip() for a in m.group(2).split(",")]
         if name not in RULES:
             raise KeyError(f"unknown rule {name!r} in a model; known: {', '.join(RULES)}")
-        return f"({RULES[name](col)})"
+        return f"({RULES[name](*args)})"
 
     return _CALL.sub(sub, sql)

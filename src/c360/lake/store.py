@@ -236,6 +236,30 @@ class Lake:
         return int(out.get("num_target_rows_updated", 0))
 
 
+    def add_versions(self, table_id: str, versions: pa.Table, *, keys: Sequence[str],
+                     metadata: Mapping[str, Any] | None = None) -> dict[str, int]:
+        """SCD Type 2 in one MERGE: each row of ``versions`` (a new version, ``valid_from`` set,
+        ``valid_to`` null) closes the current version of its key (``valid_to`` = its
+        ``valid_from``, ``is_current`` false) and is inserted as the current one."""
+        spec = catalog.get(table_id)
+        new = catalog.conform(versions.set_column(versions.schema.get_field_index("is_current"), "is_current",
+                                                  pa.array([True] * versions.num_rows)), spec)
+        dt = self.table(table_id)
+        if dt is None:
+            self.overwrite(table_id, new, metadata=metadata)
+            return {"num_target_rows_inserted": new.num_rows, "num_target_rows_updated": 0}
+        # The Databricks SCD2 pattern: every version twice, once keyed (to close the current row)
+        # and once with a null merge key (never matches, so it is inserted).
+        keyed = new.append_column("__open", pa.array([True] * new.num_rows))
+        unkeyed = new.append_column("__open", pa.array([False] * new.num_rows))
+        src = pa.concat_tables([keyed, unkeyed])
+        match = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys) + " AND s.__open AND t.is_current"
+        return (dt.merge(src, match, source_alias="s", target_alias="t", commit_properties=self._props(metadata))
+                .when_matched_update({"valid_to": "s.valid_from", "is_current": "false"})
+                .when_not_matched_insert({c: f"s.`{c}`" for c in spec.schema().names}, predicate="NOT s.__open")
+                .execute())
+
+
 def _key_predicate(keys: Sequence[str]) -> str:
     return " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
 

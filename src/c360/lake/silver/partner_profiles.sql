@@ -1,11 +1,30 @@
--- silver.partner_profiles: partner profiles standardised like CRM customers.
+-- silver.partner_profiles: partner profiles standardised with the same rules as CRM customers
+-- (identity resolution links the two); latest delivery wins per profile_id.
+WITH latest AS (
+    SELECT *
+    FROM bronze_partner_profiles
+    QUALIFY row_number() OVER (PARTITION BY profile_id ORDER BY _ingested_at DESC, _source_file DESC) = 1
+),
+clean AS (
+    SELECT
+        profile_id,
+        {{ proper_name(first_name) }} AS first_name,
+        {{ proper_name(last_name) }} AS last_name,
+        {{ clean_email(email) }} AS email,
+        {{ e164(phone, country) }} AS phone,
+        nullif(trim(phone), '') IS NOT NULL AS has_phone,
+        {{ parse_date(date_of_birth) }} AS date_of_birth,
+        {{ clean_street(street) }} AS street,
+        {{ clean_place(city) }} AS city,
+        {{ clean_postcode(postcode) }} AS postcode,
+        {{ country_iso2(country) }} AS country
+    FROM latest
+)
 SELECT
-    profile_id,
-    {{ proper_name(first_name) }} AS first_name,
-    {{ proper_name(last_name) }} AS last_name,
-    {{ clean_email(email) }} AS email,
-    {{ clean_phone(phone) }} AS phone,
-    trim(city) AS city,
-    {{ clean_code(country) }} AS country
-FROM bronze_partner_profiles
-QUALIFY row_number() OVER (PARTITION BY profile_id ORDER BY _ingested_at DESC, _source_file DESC) = 1
+    profile_id, first_name, last_name, email,
+    {{ email_is_valid(email) }} AS email_valid,
+    {{ email_key(email) }} AS email_key,
+    phone,
+    CASE WHEN has_phone THEN phone IS NOT NULL END AS phone_valid,
+    date_of_birth, street, city, postcode, country
+FROM clean

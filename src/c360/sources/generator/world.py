@@ -531,7 +531,8 @@ def people(rng: np.random.Generator, ids: np.ndarray) -> dict[str, np.ndarray]:
         m = country == c
         city[m] = np.array(cities)[city_idx[m]]
         postcode[m] = _zfill(_s(pcnum[m] % 10**pc_len), pc_len)
-        phone[m] = _cat("+" + cc, natnum[m])
+        # NANP numbers have 10 digits (a 3-digit area code not starting with 0 or 1)
+        phone[m] = _cat("+" + cc + ("2" if cc == "1" else ""), natnum[m])
     street = _cat(_s(rng.integers(1, 300, n)), " ", V.arr(V.STREETS)[rng.integers(0, len(V.STREETS), n)])
     local = _cat(np.char.lower(_replace(_replace(first, " ", ""), "'", "")), ".",
                  np.char.lower(_replace(_replace(last, " ", ""), "'", "")), _s(ids))
