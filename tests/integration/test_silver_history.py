@@ -73,3 +73,11 @@ def test_scd2_versions(embedded: Settings) -> None:
     run_pipeline(s, ["bronze", "silver"])
     assert _details(s, "silver.customers_history")["history"]["changed_keys"] == 0
     assert _history(s).equals(h1)
+
+
+def test_deduplication_is_counted(embedded: Settings, world) -> None:  # type: ignore[no-untyped-def]
+    """Every duplicate the stream delivered is folded by silver, and the audit says how many."""
+    run_pipeline(embedded, ["bronze", "silver"])
+    d = _details(embedded, "silver.web_events")["deduplication"]
+    assert d["duplicates_removed"] == world.manifest.defects["events_duplicate"] > 0
+    assert d["input_rows"] == lake_from_settings(embedded).count("bronze.events")

@@ -32,6 +32,7 @@ class MatchSettings:
 
     threshold: float = 0.95  # pairs at or above this probability are the same person
     u_max_pairs: float = 2e6  # random pairs sampled to estimate u
+    em_max_pairs: float = 5e6  # at most this many blocked pairs per EM training run
     seed: int = 42
 
 
@@ -123,15 +124,17 @@ def _settings(feat: pa.Table) -> tuple[Any, list[Any]]:
     if has["dob"]:
         rules += [block_on("dob", "last_name_key"), block_on("dob", "first_name_key"),
                   "l.dob = r.dob AND l.first_name_key = r.last_name_key"]
-        blocking.append(block_on("dob"))
     if has["postcode"]:
         rules += [block_on("postcode", "last_name_key"), block_on("postcode", "first_name_key")]
-        blocking.append(block_on("postcode"))
     if not has["dob"] and not has["postcode"]:
         rules.append(block_on("last_name_key", "first_name_key"))
-        blocking.append(block_on("last_name_key"))
-    if has["email_key"]:
-        blocking.append(block_on("email_key"))
+    # EM training blockings: pairs that are mostly matches (a dob-only blocking gave ~42M pairs at
+    # M, almost all non-matches, and EM collapsed an m to 0). Each blocking trains every comparison
+    # it does not use, so two complementary ones train them all; the first two present are used.
+    for cols in (("email_key",), ("dob", "last_name_key"), ("phone",), ("postcode", "first_name_key"),
+                 ("first_name_key", "last_name_key")):
+        if all(has[c] for c in cols) and len(blocking) < 2:
+            blocking.append((cols, block_on(*cols)))
     settings = SettingsCreator(
         link_type="dedupe_only", unique_id_column_name="record_key", comparisons=comparisons,
         blocking_rules_to_generate_predictions=rules, retain_matching_columns=False,
@@ -194,13 +197,17 @@ def _train(linker: Any, feat: pa.Table, em_blocking: list[Any], ms: MatchSetting
                       lambda: linker.training.estimate_probability_two_random_records_match(det, recall=0.9)))
     steps.append(("u from random pairs",
                   lambda: linker.training.estimate_u_using_random_sampling(max_pairs=ms.u_max_pairs, seed=ms.seed)))
-    for rule in em_blocking:
-        steps.append((f"m by EM blocked on {getattr(rule, 'col_names', rule)}",
-                      lambda r=rule: linker.training.estimate_parameters_using_expectation_maximisation(r)))
+    for cols, rule in em_blocking:
+        steps.append((f"m by EM on pairs with the same {' + '.join(cols)}",
+                      lambda r=rule: linker.training.estimate_parameters_using_expectation_maximisation(
+                          r, max_pairs=ms.em_max_pairs)))
+    settings = linker._settings_obj  # the only handle on the prior; a failed EM step can leave it changed
     for what, step in steps:
+        prior = settings._probability_two_random_records_match
         try:
             step()
         except (ValueError, ArithmeticError, EMTrainingException) as e:
+            settings._probability_two_random_records_match = prior
             notes.append(f"{what}: not estimated ({str(e).splitlines()[0]}); priors kept")
     return notes
 

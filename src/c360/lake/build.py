@@ -58,6 +58,11 @@ def build_table(ctx: Any, table_id: str, rec: StageRecord) -> None:
             ctx.lake.add_versions(table_id, kept, keys=spec.history_key, metadata=meta)
     else:
         ctx.lake.overwrite(table_id, kept, metadata=meta)
+    main = spec.inputs[0] if spec.inputs else None
+    if main and main.startswith("bronze.") and not spec.history_key:
+        # a silver model keeps one row per key of its main bronze input: say how many it folded
+        landed = ctx.lake.count(main)
+        rec.details["deduplication"] = {"input_rows": landed, "duplicates_removed": landed - result.num_rows}
     rec.rows_in = result.num_rows
     rec.rows_out = kept.num_rows
     rec.rows_quarantined = result.num_rows - checked.kept.num_rows + (len(rejected) - len(checked.rejected))

@@ -5,5 +5,4 @@ SELECT
     rating,
     trim(comment) AS comment,
     {{ parse_ts(submitted_at) }} AS submitted_at
-FROM bronze_feedback
-QUALIFY row_number() OVER (PARTITION BY feedback_id ORDER BY _ingested_at DESC, _source_file DESC) = 1
+FROM {{ latest_rows(bronze_feedback, feedback_id, _ingested_at DESC+_source_file DESC) }} AS l

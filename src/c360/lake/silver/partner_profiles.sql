@@ -1,9 +1,7 @@
 -- silver.partner_profiles: partner profiles standardised with the same rules as CRM customers
 -- (identity resolution links the two); latest delivery wins per profile_id.
 WITH latest AS (
-    SELECT *
-    FROM bronze_partner_profiles
-    QUALIFY row_number() OVER (PARTITION BY profile_id ORDER BY _ingested_at DESC, _source_file DESC) = 1
+    SELECT * FROM {{ latest_rows(bronze_partner_profiles, profile_id, _ingested_at DESC+_source_file DESC) }} AS l
 ),
 clean AS (
     SELECT

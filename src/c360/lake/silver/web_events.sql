@@ -4,9 +4,7 @@
 -- events share a shard and arrive in order (positions order numerically: shorter is smaller);
 -- across cookies the order says nothing (generators and producers interleave them freely).
 WITH firsts AS (
-    SELECT *
-    FROM bronze_events
-    QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _ingested_at, length(_position), _position) = 1
+    SELECT * FROM {{ latest_rows(bronze_events, event_id, _ingested_at+length(_position)+_position) }} AS l
 ),
 typed AS (
     SELECT *, {{ parse_ts(event_ts) }} AS ts FROM firsts
