@@ -51,6 +51,29 @@ def _latest_rows(table: str, keys: str, order: str) -> str:
         f"WHERE __rank = 1")
 
 
+def _person_fields() -> str:
+    """A person's contact columns standardised, as a projection list (source columns first_name,
+    last_name, email, phone, date_of_birth, street, city, postcode, country; has_phone says a phone
+    was given, so phone_valid can tell 'none' from 'not a number')."""
+    return (f"{RULES['proper_name']('first_name')} AS first_name, {RULES['proper_name']('last_name')} AS last_name, "
+            f"{RULES['clean_email']('email')} AS email, "
+            f"{RULES['e164']('phone', RULES['country_iso2']('country'))} AS phone, "
+            "nullif(trim(phone), '') IS NOT NULL AS has_phone, "
+            f"{RULES['parse_date']('date_of_birth')} AS date_of_birth, {RULES['clean_street']('street')} AS street, "
+            f"{RULES['clean_place']('city')} AS city, {RULES['clean_postcode']('postcode')} AS postcode, "
+            f"{RULES['country_iso2']('country')} AS country")
+
+
+def _person_checks() -> str:
+    """What silver says about a standardised person (after person_fields): email valid, its key,
+    phone valid (NULL when no phone was given)."""
+    return (f"{RULES['email_is_valid']('email')} AS email_valid, {RULES['email_key']('email')} AS email_key, "
+            "CASE WHEN has_phone THEN phone IS NOT NULL END AS phone_valid")
+
+
+# Rules that expand to a list of columns rather than one expression (not parenthesised).
+FRAGMENTS = {"person_fields": _person_fields, "person_checks": _person_checks}
+
 RULES: dict[str, Callable[..., str]] = {
     # "  jOHN " -> "John", "o'brien" -> "O'Brien", Unicode composed, whitespace collapsed
     "proper_name": lambda c: f"c360_person_name({c})",
@@ -106,9 +129,11 @@ def expand(sql: str) -> str:
     """Replace every ``{{ rule(args) }}`` in ``sql``; an unknown rule is an error."""
 
     def sub(m: re.Match[str]) -> str:
-        name, args = m.group(1), [a.strip() for a in m.group(2).split(",")]
+        name, args = m.group(1), [a.strip() for a in m.group(2).split(",") if a.strip()]
+        if name in FRAGMENTS:
+            return FRAGMENTS[name](*args)
         if name not in RULES:
-            raise KeyError(f"unknown rule {name!r} in a model; known: {', '.join(RULES)}")
+            raise KeyError(f"unknown rule {name!r} in a model; known: {', '.join([*RULES, *FRAGMENTS])}")
         return f"({RULES[name](*args)})"
 
     return _CALL.sub(sub, sql)

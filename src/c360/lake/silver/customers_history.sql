@@ -10,17 +10,8 @@ WITH changed AS (
 clean AS (
     SELECT
         customer_id,
-        {{ proper_name(first_name) }} AS first_name,
-        {{ proper_name(last_name) }} AS last_name,
-        {{ clean_email(email) }} AS email,
-        {{ e164(phone, country) }} AS phone,
-        nullif(trim(phone), '') IS NOT NULL AS has_phone,
-        {{ parse_date(date_of_birth) }} AS date_of_birth,
+        {{ person_fields() }},
         {{ clean_gender(gender) }} AS gender,
-        {{ clean_street(street) }} AS street,
-        {{ clean_place(city) }} AS city,
-        {{ clean_postcode(postcode) }} AS postcode,
-        {{ country_iso2(country) }} AS country,
         {{ parse_date(signup_date) }} AS signup_date,
         {{ clean_label(loyalty_tier) }} AS loyalty_tier,
         marketing_consent,
@@ -35,10 +26,8 @@ clean AS (
 )
 SELECT
     customer_id, first_name, last_name, email,
-    {{ email_is_valid(email) }} AS email_valid,
-    {{ email_key(email) }} AS email_key,
+    {{ person_checks() }},
     phone,
-    CASE WHEN has_phone THEN phone IS NOT NULL END AS phone_valid,
     date_of_birth, gender, street, city, postcode, country, signup_date, loyalty_tier,
     marketing_consent, preferred_channel, preferred_categories, updated_at, is_deleted, valid_from,
     -- what makes a new version: any tracked attribute (not updated_at, which moves on every touch)
