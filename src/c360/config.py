@@ -202,6 +202,8 @@ class PipelineConfig(_Section):
     bronze_workers: int = Field(2, ge=1, le=16, description="Bronze sources ingested at once (threads). A "
                                 "single source keeps about one core busy (parse, then write), so two "
                                 "fill a 2-core machine.")
+    silver_workers: int = Field(2, ge=1, le=16, description="Silver/gold tables built at once (threads, each on "
+                                "its own DuckDB connection) once the tables they read are built.")
 
 
 class IdentityConfig(_Section):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -189,17 +189,70 @@ def run_pipeline(settings: Settings, layers: Iterable[str] = LAYERS, *, command:
                 raise C360Error(f"{n} bronze stage(s) failed — {causes}", where=f"run {audit.run_id}",
                                 fix="see `c360 status`; fix the sources and re-run")
         for layer, tables in (("silver", SILVER_TABLES), ("gold", GOLD_TABLES)):
-            if layer not in layers:
-                continue
-            for table_id in tables:
-                if chosen is not None and table_id not in chosen:
-                    continue
-                notify(table_id, "start")
-                try:
-                    with audit.stage(table_id, table_id) as rec:
-                        BUILDERS.get(table_id, build_table)(ctx, table_id, rec)
-                except Exception:
-                    notify(table_id, "failed")
-                    raise
-                notify(table_id, "done")
+            if layer in layers:
+                _build_layer(ctx, [t for t in tables if chosen is None or t in chosen], notify)
     return RunResult(ctx.audit.run_id, "SUCCESS", ctx.audit.stages)
+
+
+def _build_layer(ctx: Context, tables: list[str], notify: Progress) -> None:
+    """Build a layer's tables, each once the tables of its layer it reads are built.
+
+    Independent tables run at once (``pipeline.silver_workers`` threads), each on its own DuckDB
+    connection: they overlap well because their slow parts hold different resources (a Python
+    rule such as phone parsing holds the GIL; DuckDB queries and delta-rs writes release it).
+    With a caller's engine (e.g. Spark) they run one after another on it. The first failure stops
+    new tables from starting and is raised once the running ones finish.
+    """
+    deps = {t: {i for i in catalog.get(t).inputs if i in tables} for t in tables}
+    order = {t: i for i, t in enumerate(tables)}
+    own_engines = ctx._engine is None and ctx.settings.engine.name == "duckdb"
+    workers = ctx.settings.pipeline.silver_workers if own_engines else 1
+
+    def build(table_id: str) -> None:
+        sub = Context(ctx.settings, ctx.lake, ctx.audit, ctx._engine, ctx.reprocess, ctx.full_refresh) \
+            if own_engines else ctx
+        notify(table_id, "start")
+        try:
+            with ctx.audit.stage(table_id, table_id) as rec:
+                BUILDERS.get(table_id, build_table)(sub, table_id, rec)
+        except Exception:
+            notify(table_id, "failed")
+            raise
+        finally:
+            if sub is not ctx:
+                sub.close()
+        notify(table_id, "done")
+
+    ok: set[str] = set()
+    failed: dict[str, BaseException] = {}
+    running: dict[Future[None], str] = {}
+    with ThreadPoolExecutor(workers, thread_name_prefix="build") as pool:
+        while True:
+            # a table whose inputs failed never starts; independent ones still do (as in bronze)
+            for t in tables:
+                if (t not in ok and t not in failed and t not in running.values() and deps[t] <= ok
+                        and len(running) < workers):
+                    running[pool.submit(build, t)] = t
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for f in finished:
+                t = running.pop(f)
+                if f.exception() is None:
+                    ok.add(t)
+                else:
+                    failed[t] = f.exception()  # type: ignore[assignment]
+    # the audit lists this layer's stages in declared order, not finish order
+    slots = [i for i, st in enumerate(ctx.audit.stages) if st[0].stage in order]
+    ours = sorted((ctx.audit.stages[i] for i in slots), key=lambda st: order[st[0].stage])
+    for i, st in zip(slots, ours, strict=True):
+        ctx.audit.stages[i] = st
+    if len(failed) == 1:
+        raise next(iter(failed.values()))
+    if failed:
+        causes = " | ".join(f"{t}: {e.line() if isinstance(e, C360Error) else e}" for t, e in failed.items())
+        skipped = [t for t in tables if t not in ok and t not in failed]
+        raise C360Error(f"{len(failed)} table(s) failed — {causes}"
+                        + (f"; not built (their inputs failed): {', '.join(skipped)}" if skipped else ""),
+                        where=f"run {ctx.audit.run_id}", fix="see `c360 status` and `c360 dq`")
+

@@ -1,0 +1,92 @@
+"""The layer builder: a table starts once the tables it reads are built, independent tables run
+at once, and a failure skips only the tables that read the failed one."""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from c360.errors import C360Error
+from c360.ops import pipeline
+from c360.ops.audit import StageRecord
+
+pytestmark = pytest.mark.unit
+
+
+class _Audit:
+    run_id = "r"
+
+    def __init__(self) -> None:
+        self.stages: list = []
+        self.lock = threading.Lock()
+
+    def stage(self, stage: str, table_id: str):  # type: ignore[no-untyped-def]
+        audit = self
+
+        class _Cm:
+            def __enter__(self) -> StageRecord:
+                self.rec = StageRecord(stage, table_id)
+                return self.rec
+
+            def __exit__(self, et, e, tb) -> None:  # type: ignore[no-untyped-def]
+                with audit.lock:
+                    audit.stages.append((self.rec, "FAILED" if e else "SUCCESS", None))
+
+        return _Cm()
+
+
+def _ctx(workers: int) -> pipeline.Context:
+    settings = SimpleNamespace(engine=SimpleNamespace(name="duckdb"), pipeline=SimpleNamespace(silver_workers=workers))
+    ctx = pipeline.Context(settings, None, _Audit())  # type: ignore[arg-type]
+    ctx.__dict__["engine"] = None  # never created: the fake builders do not use it
+    return ctx
+
+
+def _run(monkeypatch: pytest.MonkeyPatch, fail: set[str], workers: int = 2) -> tuple[list[str], list[str]]:
+    events: list[str] = []
+    lock = threading.Lock()
+
+    def fake(ctx, table_id, rec) -> None:  # type: ignore[no-untyped-def]
+        with lock:
+            events.append(f"start {table_id}")
+        time.sleep(0.05)
+        with lock:
+            events.append(f"end {table_id}")
+        if table_id in fail:
+            raise C360Error(f"{table_id} broke")
+
+    monkeypatch.setattr(pipeline, "build_table", fake)
+    monkeypatch.setattr(pipeline, "BUILDERS", {})
+    monkeypatch.setattr(pipeline.Context, "close", lambda self: None)
+    ctx = _ctx(workers)
+    tables = ["silver.customers_history", "silver.customers", "silver.orders", "silver.identity_map"]
+    try:
+        pipeline._build_layer(ctx, tables, lambda s, st: None)
+    except C360Error as e:
+        events.append(f"error {e}")
+    return events, [st[0].stage for st in ctx.audit.stages]
+
+
+def test_tables_wait_for_their_inputs_and_independent_ones_overlap(monkeypatch: pytest.MonkeyPatch) -> None:
+    events, audit = _run(monkeypatch, set())
+    pos = {e: i for i, e in enumerate(events)}
+    assert pos["start silver.customers"] > pos["end silver.customers_history"]
+    assert pos["start silver.identity_map"] > max(pos["end silver.customers"], pos["end silver.orders"])
+    assert pos["start silver.orders"] < pos["end silver.customers_history"]  # ran alongside
+    assert audit == ["silver.customers_history", "silver.customers", "silver.orders", "silver.identity_map"]
+
+
+def test_a_failure_skips_only_what_reads_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    events, _ = _run(monkeypatch, {"silver.customers_history"})
+    assert "start silver.orders" in events and "start silver.customers" not in events
+    assert "start silver.identity_map" not in events
+    assert events[-1].startswith("error silver.customers_history broke")
+
+
+def test_several_failures_are_all_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    events, _ = _run(monkeypatch, {"silver.customers_history", "silver.orders"})
+    assert "2 table(s) failed" in events[-1] and "silver.orders broke" in events[-1]
+    assert "not built (their inputs failed): silver.customers, silver.identity_map" in events[-1]
