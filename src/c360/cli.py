@@ -410,6 +410,38 @@ def identity_resolve(
                       f"written to {output}")
 
 
+clv_app = typer.Typer(no_args_is_help=True, help="Predictive customer lifetime value (BG/NBD + Gamma-Gamma).")
+app.add_typer(clv_app, name="clv")
+
+
+@clv_app.command("fit")
+def clv_fit(
+    transactions: Annotated[Path, typer.Argument(metavar="TRANSACTIONS", help="A CSV or Parquet file.")],
+    customer_column: Annotated[str, typer.Option("--customer-column")],
+    date_column: Annotated[str, typer.Option("--date-column")],
+    amount_column: Annotated[str, typer.Option("--amount-column")],
+    calibration_end: Annotated[str | None, typer.Option(help="Fit on purchases up to this date (YYYY-MM-DD); "
+                                                        "default: the last date.")] = None,
+    time_unit: Annotated[str, typer.Option(help="day or week.")] = "week",
+    output: Annotated[Path | None, typer.Option(help="Per-customer predictions (.csv or .parquet).")] = None,
+) -> None:
+    """Fit BG/NBD and Gamma-Gamma by maximum likelihood; print the parameters as one JSON object."""
+    from c360.analytics.clv import UNITS, fit_transactions
+
+    if time_unit not in UNITS:
+        raise C360Error(f"--time-unit {time_unit!r}: use day or week", where="clv fit")
+    data = _read_table(transactions)
+    missing = [c for c in (customer_column, date_column, amount_column) if c not in data.column_names]
+    if missing:
+        raise C360Error(f"column(s) not in {transactions.name}: {', '.join(missing)}", where="clv fit",
+                        fix=f"it has: {', '.join(data.column_names)}")
+    result, predictions = fit_transactions(data, customer_column, date_column, amount_column, calibration_end,
+                                           time_unit)
+    sys.stdout.write(json.dumps(result) + "\n")
+    if output is not None:
+        _write_table(predictions, output)
+
+
 def main() -> None:
     """Entry point: one clear line for user errors; tracebacks only with --debug."""
     STATE.debug = "--debug" in sys.argv or os.environ.get("C360_DEBUG") == "1"

@@ -200,3 +200,36 @@ def test_identity_resolve_on_a_csv(tmp_path: Path) -> None:
     bad = c360("identity", "resolve", "people.csv", "--id-column", "id", "--column", "nick=name",
                "--output", "o.csv", cwd=tmp_path)
     assert bad.returncode != 0 and "unknown role(s): nick" in bad.stderr + bad.stdout
+
+
+def test_clv_fit_on_a_transaction_file(tmp_path: Path) -> None:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(9)
+    rows = []
+    for c in range(400):  # customers buying every few weeks for a while, then some stop
+        day = int(rng.integers(0, 60))
+        lam = rng.gamma(1.0, 1 / 20)
+        while day < 365:
+            rows.append((f"C{c}", (np.datetime64("2024-01-01") + day).astype(str), float(rng.gamma(5, 8))))
+            if rng.random() < 0.15:
+                break
+            day += int(rng.exponential(1 / lam)) + 1
+    cust, day, amt = zip(*rows, strict=True)
+    pq.write_table(pa.table({"cust": cust, "day": day, "amt": amt}), tmp_path / "tx.parquet")
+    r = c360("clv", "fit", "tx.parquet", "--customer-column", "cust", "--date-column", "day",
+             "--amount-column", "amt", "--calibration-end", "2024-09-30", "--output", "pred.csv", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out["bgnbd"]) == {"r", "alpha", "a", "b"} and set(out["gamma_gamma"]) == {"p", "q", "v"}
+    assert all(v > 0 for v in [*out["bgnbd"].values(), *out["gamma_gamma"].values()])
+    assert out["customers"] == len({c for c, d, _ in rows if d <= "2024-09-30"})
+    import pyarrow.csv as pcsv
+
+    pred = pcsv.read_csv(tmp_path / "pred.csv").to_pylist()
+    assert len(pred) == out["customers"] and all(0 <= p["p_alive"] <= 1 and p["clv_12m"] >= 0 for p in pred)
+    bad = c360("clv", "fit", "tx.parquet", "--customer-column", "nope", "--date-column", "day",
+               "--amount-column", "amt", cwd=tmp_path)
+    assert bad.returncode != 0 and "column(s) not in tx.parquet: nope" in bad.stdout + bad.stderr
