@@ -336,16 +336,16 @@ identity_app = typer.Typer(no_args_is_help=True, help="Identity resolution on an
 app.add_typer(identity_app, name="identity")
 
 
-def _read_table(path: Path) -> Any:
+def _read_table(path: Path, where: str) -> Any:
     import pyarrow.parquet as pq
 
     if not path.exists():
-        raise C360Error(f"no such file: {path}", where="identity resolve")
+        raise C360Error(f"no such file: {path}", where=where)
     if path.suffix.lower() in (".parquet", ".pq"):
         return pq.read_table(path)
     if path.suffix.lower() in (".csv", ".txt"):
         return _csv_as_text(path)
-    raise C360Error(f"{path.name}: not a .csv or .parquet file", where="identity resolve")
+    raise C360Error(f"{path.name}: not a .csv or .parquet file", where=where)
 
 
 def _csv_as_text(path: Path) -> Any:
@@ -358,7 +358,7 @@ def _csv_as_text(path: Path) -> Any:
         column_types={n: pa.string() for n in names}, strings_can_be_null=True))
 
 
-def _write_table(table: Any, path: Path) -> None:
+def _write_table(table: Any, path: Path, where: str) -> None:
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
@@ -368,7 +368,7 @@ def _write_table(table: Any, path: Path) -> None:
     elif path.suffix.lower() == ".csv":
         pcsv.write_csv(table, path)
     else:
-        raise C360Error(f"{path.name}: write .csv or .parquet", where="identity resolve")
+        raise C360Error(f"{path.name}: write .csv or .parquet", where=where)
 
 
 @identity_app.command("resolve")
@@ -395,16 +395,16 @@ def identity_resolve(
         if not sep or not col:
             raise C360Error(f"--column {spec!r} is not ROLE=SOURCE_COLUMN", where="identity resolve")
         roles[role.strip()] = col.strip()
-    data = _read_table(input_path)
+    data = _read_table(input_path, "identity resolve")
     if id_column in data.column_names and data.column(id_column).null_count:
         raise C360Error(f"{id_column} has {data.column(id_column).null_count} empty value(s)",
                         where="identity resolve", fix="every record needs an id")
     if id_column in data.column_names and len(set(data.column(id_column).to_pylist())) != data.num_rows:
         raise C360Error(f"{id_column} is not unique", where="identity resolve", fix="every record needs its own id")
     res = resolve(data, id_column, roles, MatchSettings(threshold=threshold), default_region=default_region)
-    _write_table(res.clusters, output)
+    _write_table(res.clusters, output, "identity resolve")
     if pairs is not None:
-        _write_table(res.pairs, pairs)
+        _write_table(res.pairs, pairs, "identity resolve")
     clusters = len(set(res.clusters.column("cluster_id").to_pylist()))
     err_console.print(f"{data.num_rows:,} records -> {clusters:,} persons; {res.pairs.num_rows:,} links; "
                       f"written to {output}")
@@ -430,7 +430,7 @@ def clv_fit(
 
     if time_unit not in UNITS:
         raise C360Error(f"--time-unit {time_unit!r}: use day or week", where="clv fit")
-    data = _read_table(transactions)
+    data = _read_table(transactions, "clv fit")
     missing = [c for c in (customer_column, date_column, amount_column) if c not in data.column_names]
     if missing:
         raise C360Error(f"column(s) not in {transactions.name}: {', '.join(missing)}", where="clv fit",
@@ -439,7 +439,7 @@ def clv_fit(
                                            time_unit)
     sys.stdout.write(json.dumps(result) + "\n")
     if output is not None:
-        _write_table(predictions, output)
+        _write_table(predictions, output, "clv fit")
 
 
 def main() -> None:

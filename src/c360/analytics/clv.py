@@ -37,7 +37,7 @@ class BgNbd:
         hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
         head = (a + b + x - 1) / (a - 1)
         num = 1 - ((al + big_t) / (al + big_t + t)) ** (r + x) * hyp
-        return head * num / (1 + _delta(x) * (a / (b + x - 1)) * ((al + big_t) / (al + t_x)) ** (r + x))
+        return head * num * self.p_alive(x, t_x, big_t)
 
     def p_alive(self, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> np.ndarray:
         """P(the customer is still active at T | x, t_x, T)."""
@@ -57,6 +57,16 @@ class GammaGamma:
     def expected_value(self, x: np.ndarray, m: np.ndarray) -> np.ndarray:
         """E[value of a purchase | x purchases with mean m] (shrunk towards the population mean)."""
         return self.p * (self.v + x * m) / (self.p * x + self.q - 1)
+
+    @property
+    def population_mean(self) -> float:
+        """The mean purchase value of the population, p·v / (q − 1)."""
+        return self.p * self.v / (self.q - 1)
+
+    def customer_value(self, x: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """``expected_value`` for every customer: one without repeat purchases (x = 0, no m) gets the
+        population mean."""
+        return self.expected_value(np.maximum(x, 1), np.where(x > 0, m, self.population_mean))
 
 
 def _delta(x: np.ndarray) -> np.ndarray:
@@ -118,7 +128,7 @@ def clv(bg: BgNbd, gg: GammaGamma, x: np.ndarray, t_x: np.ndarray, big_t: np.nda
     """Discounted value of each customer's purchases over the next ``months``: the purchases
     expected in each month times the expected value of a purchase, discounted monthly."""
     monthly = (1 + annual_discount) ** (1 / 12) - 1
-    value = gg.expected_value(np.maximum(x, 1), np.where(x > 0, m, gg.p * gg.v / (gg.q - 1)))
+    value = gg.customer_value(x, m)
     total = np.zeros(len(np.asarray(x)), dtype=float)
     prev = np.zeros_like(total)
     for k in range(1, months + 1):
@@ -167,8 +177,8 @@ def fit_transactions(transactions: pa.Table, customer: str, date: str, amount: s
                      calibration_end: str | None = None, unit: str = "week", months: int = 12,
                      annual_discount: float = 0.1) -> tuple[dict[str, object], pa.Table]:
     """Fit both models on a transaction table; returns (parameters, log-likelihoods and counts as a
-    dict) and per-customer predictions (P(alive), expected purchases in the holdout period when
-    there is one and over ``months``, expected purchase value, discounted CLV)."""
+    dict) and per customer its summary (``summarise``, holdout purchases included) with P(alive),
+    expected purchases over ``months``, expected purchase value and discounted CLV."""
     s = summarise(transactions, customer, date, amount, calibration_end, unit)
     x, t_x, big_t = (s.column(c).to_numpy(zero_copy_only=False).astype(float) for c in ("x", "t_x", "T"))
     m = np.nan_to_num(s.column("m").to_numpy(zero_copy_only=False).astype(float), nan=0.0)
@@ -185,10 +195,9 @@ def fit_transactions(transactions: pa.Table, customer: str, date: str, amount: s
     pred = {
         "p_alive": bg.p_alive(x, t_x, big_t),
         f"expected_purchases_{months}m": bg.expected_purchases(months * per_month, x, t_x, big_t),
-        "expected_value": gg.expected_value(np.maximum(x, 1), np.where(x > 0, m, gg.p * gg.v / (gg.q - 1))),
+        "expected_value": gg.customer_value(x, m),
         f"clv_{months}m": clv(bg, gg, x, t_x, big_t, m, months, annual_discount, per_month),
     }
-    return result, s.append_column("p_alive", pa.array(pred["p_alive"])).append_column(
-        f"expected_purchases_{months}m", pa.array(pred[f"expected_purchases_{months}m"])).append_column(
-        "expected_value", pa.array(pred["expected_value"])).append_column(
-        f"clv_{months}m", pa.array(pred[f"clv_{months}m"]))
+    for name, values in pred.items():
+        s = s.append_column(name, pa.array(values))
+    return result, s

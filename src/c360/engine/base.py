@@ -14,7 +14,6 @@ import pyarrow as pa
 import sqlglot
 
 MODEL_DIALECT = "duckdb"
-_ARROW = {"string": pa.string(), "bool": pa.bool_(), "int64": pa.int64(), "float64": pa.float64()}
 
 
 @dataclass(frozen=True)
@@ -35,16 +34,17 @@ class Engine(ABC):
         """Make ``data`` queryable as ``name``."""
 
     @abstractmethod
-    def register_function(self, name: str, fn: Callable[..., pa.Array], arity: int, returns: pa.DataType) -> None:
-        """Make a vectorised Python function (Arrow arrays in, one Arrow array out) callable from
-        SQL as ``name``; it must keep nulls in its first argument null."""
+    def register_function(self, name: str, fn: Callable[..., pa.Array], arity: int, returns: str) -> None:
+        """Make a vectorised Python function (Arrow string arrays in, one Arrow array out) callable
+        from SQL as ``name``; ``returns`` is a catalog type name. It must keep nulls in its first
+        argument null."""
 
     def ensure_functions(self, functions: Iterable[Any]) -> None:
         """Register each function (``standardise.Function``) once per engine."""
         done = self.__dict__.setdefault("_functions", set())
         for f in functions:
             if f.name not in done:
-                self.register_function(f.name, f.fn, f.arity, _ARROW[f.returns])
+                self.register_function(f.name, f.fn, f.arity, f.returns)
                 done.add(f.name)
 
     @abstractmethod

@@ -37,8 +37,8 @@ class DuckDBEngine(Engine):
         self._keep[name] = data  # the connection holds only a reference
         self.con.register(name, data)
 
-    def register_function(self, name: str, fn: Callable[..., pa.Array], arity: int, returns: pa.DataType) -> None:
-        sql_type = {pa.string(): "VARCHAR", pa.bool_(): "BOOLEAN", pa.int64(): "BIGINT", pa.float64(): "DOUBLE"}
+    def register_function(self, name: str, fn: Callable[..., pa.Array], arity: int, returns: str) -> None:
+        sql_type = {"string": "VARCHAR", "bool": "BOOLEAN", "int64": "BIGINT", "float64": "DOUBLE"}
         # null_handling special: the function sees nulls (and keeps them null) instead of DuckDB
         # skipping rows, which would misalign Arrow batches.
         self.con.create_function(name, fn, ["VARCHAR"] * arity, sql_type[returns], type="arrow",

@@ -19,14 +19,20 @@ def model_sql(spec: TableSpec) -> str:
     return expand(resources.files(f"c360.lake.{spec.layer}").joinpath(f"{spec.name}.sql").read_text())
 
 
+def register_table(engine: Engine, lake: Lake, table_id: str) -> None:
+    """Make a lake table queryable under its SQL name (``layer_name``); one not written yet is an
+    empty table of its declared schema (an empty source is still a valid input)."""
+    spec = catalog.get(table_id)
+    if lake.exists(table_id):
+        engine.register(spec.sql_name, LakeTableRef(lake.uri(table_id), lake.storage_options))
+    else:
+        engine.register(spec.sql_name, spec.schema().empty_table())
+
+
 def register_inputs(engine: Engine, lake: Lake, spec: TableSpec) -> None:
-    """Make every input of ``spec`` queryable under its SQL name (``layer_name``)."""
+    """Make every input of ``spec`` queryable under its SQL name."""
     for table_id in spec.inputs:
-        inp = catalog.get(table_id)
-        if lake.exists(table_id):
-            engine.register(inp.sql_name, LakeTableRef(lake.uri(table_id), lake.storage_options))
-        else:  # an empty source is still a valid input: the model sees zero rows
-            engine.register(inp.sql_name, inp.schema().empty_table())
+        register_table(engine, lake, table_id)
 
 
 def run_model(engine: Engine, lake: Lake, spec: TableSpec, extra: dict[str, pa.Table] | None = None) -> pa.Table:

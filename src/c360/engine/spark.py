@@ -48,10 +48,10 @@ class SparkEngine(Engine):
             df = self.spark.createDataFrame(data)
         df.createOrReplaceTempView(name)
 
-    def register_function(self, name: str, fn: Callable[..., pa.Array], arity: int, returns: pa.DataType) -> None:
+    def register_function(self, name: str, fn: Callable[..., pa.Array], arity: int, returns: str) -> None:
         from pyspark.sql.functions import pandas_udf
 
-        spark_type = {pa.string(): "string", pa.bool_(): "boolean", pa.int64(): "bigint", pa.float64(): "double"}
+        spark_type = {"string": "string", "bool": "boolean", "int64": "bigint", "float64": "double"}
 
         def call(*cols: pd.Series) -> pd.Series:
             arrays = [pa.array(c.astype(object).where(c.notna(), None), pa.string()) for c in cols]

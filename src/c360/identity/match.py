@@ -138,7 +138,7 @@ def _settings(feat: pa.Table) -> tuple[Any, list[Any]]:
     settings = SettingsCreator(
         link_type="dedupe_only", unique_id_column_name="record_key", comparisons=comparisons,
         blocking_rules_to_generate_predictions=rules, retain_matching_columns=False,
-        retain_intermediate_calculation_columns=True,  # keeps the gamma_ (level) columns: the evidence
+        retain_intermediate_calculation_columns=True,  # keeps the per-comparison mw_ columns: the evidence
     )
     return settings, blocking
 

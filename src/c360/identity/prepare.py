@@ -42,11 +42,12 @@ def name_forms(key: str) -> tuple[str, ...]:
     return tuple(sorted({key, *_nicknamer().canonicals_of(key)}))
 
 
-def _forms(keys: pa.Array) -> pa.Array:
-    enc = pc.dictionary_encode(keys)
+def with_first_forms(t: pa.Table) -> pa.Table:
+    """``t`` with ``first_forms``: the nickname forms of each ``first_name_key`` (per distinct name)."""
+    enc = pc.dictionary_encode(t.column("first_name_key").combine_chunks())
     forms = pa.array([list(name_forms(k)) if k else None for k in enc.dictionary.to_pylist()],
                      pa.list_(pa.string()))
-    return forms.take(enc.indices)
+    return t.append_column("first_forms", forms.take(enc.indices))
 
 
 def _text(role: str, roles: dict[str, str]) -> str:
@@ -55,7 +56,7 @@ def _text(role: str, roles: dict[str, str]) -> str:
     return f'CAST("{col}" AS VARCHAR)' if col else "CAST(NULL AS VARCHAR)"
 
 
-def features(data: pa.Table, id_column: str, roles: dict[str, str], source: str | pa.Array = "input",
+def features(data: pa.Table, id_column: str, roles: dict[str, str], source: str = "input",
              default_region: str | None = None) -> pa.Table:
     """The FEATURES of ``data``: ``roles`` maps a role to a column of ``data``; any subset of
     ROLES works. ``record_key`` is ``source:id``. ``full_name`` is split when first/last are not
@@ -68,8 +69,8 @@ def features(data: pa.Table, id_column: str, roles: dict[str, str], source: str 
     if missing:
         raise C360Error(f"column(s) not in the input: {', '.join(missing)}", where="identity",
                         fix=f"the input has: {', '.join(data.column_names)}")
-    src = pa.array([source] * data.num_rows, pa.string()) if isinstance(source, str) else source
-    inp = pa.table({"__id": data.column(id_column).cast(pa.string()), "__source": src,
+    inp = pa.table({"__id": data.column(id_column).cast(pa.string()),
+                    "__source": pa.array([source] * data.num_rows, pa.string()),
                     **{f"__{r}": data.column(c) for r, c in roles.items()}})
     r = {role: f"__{role}" for role in roles}
     first, last = _text("first_name", r), _text("last_name", r)
@@ -90,22 +91,23 @@ def features(data: pa.Table, id_column: str, roles: dict[str, str], source: str 
             FROM inp
         ),
         std AS (
-            SELECT *, {country} AS country_iso2, {{{{ clean_email(email_raw) }}}} AS email_clean FROM raw
-        )
+            SELECT *, {country} AS country_iso2, {{{{ clean_email(email_raw) }}}} AS email_clean,
+                   {{{{ clean_street(address_raw) }}}} AS street_clean FROM raw
+        ),
+        located AS (SELECT *, {region} AS region FROM std)
         SELECT
             __source || ':' || __id AS record_key, __source AS source,
             {{{{ name_key(first_raw) }}}} AS first_name_key,
             {{{{ name_key(last_raw) }}}} AS last_name_key,
             {{{{ email_key(email_clean) }}}} AS email_key,
-            c360_e164(phone_raw, {region}) AS phone,
+            {{{{ e164(phone_raw, region) }}}} AS phone,
             CAST({{{{ parse_date(dob_raw) }}}} AS VARCHAR) AS dob,
-            nullif(lower(regexp_replace({{{{ clean_street(address_raw) }}}}, '[^0-9A-Za-z]', '', 'g')), '')
-                AS address_key,
+            {{{{ address_key(street_clean) }}}} AS address_key,
             {{{{ name_key(city_raw) }}}} AS city_key,
             {{{{ clean_postcode(postcode_raw) }}}} AS postcode,
             {{{{ name_key(state_raw) }}}} AS state_key,
             country_iso2 AS country
-        FROM std
+        FROM located
     """
     engine = DuckDBEngine()
     try:
@@ -114,5 +116,4 @@ def features(data: pa.Table, id_column: str, roles: dict[str, str], source: str 
         out = engine.sql(expand(sql))
     finally:
         engine.close()
-    out = out.append_column("first_forms", _forms(out.column("first_name_key").combine_chunks()))
-    return out.select(FEATURES.names).cast(FEATURES)
+    return with_first_forms(out).select(FEATURES.names).cast(FEATURES)

@@ -20,7 +20,7 @@ SELECT
     {{ name_key(first_name) }} AS first_name_key,
     {{ name_key(last_name) }} AS last_name_key,
     email_key, phone, CAST(date_of_birth AS VARCHAR) AS dob,
-    nullif(lower(regexp_replace(street, '[^0-9A-Za-z]', '', 'g')), '') AS address_key,
+    {{ address_key(street) }} AS address_key,
     {{ name_key(city) }} AS city_key, postcode, CAST(NULL AS VARCHAR) AS state_key, country
 FROM people
 UNION ALL

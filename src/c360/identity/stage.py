@@ -20,7 +20,7 @@ from c360 import catalog
 from c360.engine.models import register_inputs
 from c360.identity.cluster import assign_ids, components
 from c360.identity.match import LINKS, MatchSettings, links
-from c360.identity.prepare import FEATURES, _forms
+from c360.identity.prepare import FEATURES, with_first_forms
 from c360.lake.build import record_dq
 from c360.lake.rules import expand
 from c360.lake.standardise import FUNCTIONS
@@ -36,8 +36,8 @@ def records(ctx: Any) -> pa.Table:
     register_inputs(ctx.engine, ctx.lake, spec)
     ctx.engine.ensure_functions(FUNCTIONS)
     out = ctx.engine.sql(expand(resources.files("c360.identity").joinpath("records.sql").read_text()))
-    out = out.append_column("first_forms", _forms(out.column("first_name_key").combine_chunks()))
-    return out.select([*FEATURES.names, "record_id"]).cast(FEATURES.append(pa.field("record_id", pa.string())))
+    return with_first_forms(out).select([*FEATURES.names, "record_id"]).cast(
+        FEATURES.append(pa.field("record_id", pa.string())))
 
 
 def login_links(ctx: Any, crm_keys: pa.Array) -> pa.Table:

@@ -42,13 +42,14 @@ def build_table(ctx: Any, table_id: str, rec: StageRecord) -> None:
                         f"{broken}", where=table_id,
                         fix="fix the source data, or lower quality.thresholds / quality.min_dq_score; "
                             "nothing was written")
-    rejected, kept = checked.rejected, checked.kept
+    rejected, kept, stale = checked.rejected, checked.kept, 0
     if spec.history_key:
         versions = history.classify(ctx.engine, ctx.lake, spec, kept)
+        stale = len(versions.stale)
         rejected, kept = [*rejected, *versions.stale], versions.new
         rec.details["history"] = {"new_keys": versions.new_keys, "changed_keys": versions.changed_keys,
                                   "deleted": versions.deleted, "unchanged": versions.unchanged,
-                                  "stale": len(versions.stale)}
+                                  "stale": stale}
     # batch = the table: a row a rule rejects is quarantined once, not again on every rebuild.
     quarantine(ctx.lake, rejected, run_id=ctx.audit.run_id, batch_id=table_id,
                stage=rec.stage, table_id=table_id)
@@ -65,4 +66,4 @@ def build_table(ctx: Any, table_id: str, rec: StageRecord) -> None:
         rec.details["deduplication"] = {"input_rows": landed, "duplicates_removed": landed - result.num_rows}
     rec.rows_in = result.num_rows
     rec.rows_out = kept.num_rows
-    rec.rows_quarantined = result.num_rows - checked.kept.num_rows + (len(rejected) - len(checked.rejected))
+    rec.rows_quarantined = result.num_rows - checked.kept.num_rows + stale  # dropped by a rule, or stale

@@ -45,13 +45,13 @@ def _latest_rows(table: str, keys: str, order: str) -> str:
     k = [c.strip() for c in keys.split("+")]
     o = ", ".join(c.strip() for c in order.split("+"))  # order columns are not keys: unambiguous
     on = " AND ".join(f"__d.{c} = __r.{c}" for c in k)
+    dup_keys = f"SELECT {', '.join(k)} FROM {table} GROUP BY {', '.join(k)} HAVING count(*) > 1"
     return (
-        f"SELECT __r.*, 1 AS __rank FROM {table} AS __r LEFT JOIN (SELECT {', '.join(k)}, true AS __dup FROM {table} "
-        f"GROUP BY {', '.join(k)} HAVING count(*) > 1) AS __d ON {on} WHERE __d.__dup IS NULL "
+        f"SELECT __r.*, 1 AS __rank FROM {table} AS __r LEFT JOIN (SELECT *, true AS __dup FROM ({dup_keys}) "
+        f"AS __k) AS __d ON {on} WHERE __d.__dup IS NULL "
         f"UNION ALL SELECT * FROM (SELECT __r.*, row_number() OVER (PARTITION BY "
-        f"{', '.join('__r.' + c for c in k)} ORDER BY {o}) AS __rank FROM {table} AS __r JOIN (SELECT "
-        f"{', '.join(k)} FROM {table} GROUP BY {', '.join(k)} HAVING count(*) > 1) AS __d ON {on}) AS __w "
-        f"WHERE __rank = 1")
+        f"{', '.join('__r.' + c for c in k)} ORDER BY {o}) AS __rank FROM {table} AS __r JOIN ({dup_keys}) "
+        f"AS __d ON {on}) AS __w WHERE __rank = 1")
 
 
 def _person_fields() -> str:
@@ -103,6 +103,9 @@ RULES: dict[str, Callable[..., str]] = {
         "nullif(regexp_replace(regexp_replace(regexp_replace(regexp_replace("
         f"c360_person_name({c}), '(?i) St\\.?$', ' Street'), '(?i) Rd\\.?$', ' Road'), '(?i) Ave?\\.?$', ' Avenue'), "
         "'(?i) Ln\\.?$', ' Lane'), '')"),
+    # a (cleaned) street as a matching key: lower case, letters and digits only ('12 High Street' ->
+    # '12highstreet')
+    "address_key": lambda c: f"nullif(lower(regexp_replace({c}, '[^0-9A-Za-z]', '', 'g')), '')",
     # a place name: whitespace collapsed, proper case
     "clean_place": lambda c: f"c360_person_name({c})",
     # codes upper case, trimmed; empty -> NULL

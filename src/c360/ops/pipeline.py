@@ -177,8 +177,7 @@ def run_pipeline(settings: Settings, layers: Iterable[str] = LAYERS, *, command:
             # Sources are independent and one keeps about a core busy: ingest a few at once.
             with ThreadPoolExecutor(settings.pipeline.bronze_workers, thread_name_prefix="bronze") as pool:
                 causes = list(pool.map(lambda st: run_stage(*st), stages))
-            order = {st[0]: i for i, st in enumerate(stages)}
-            audit.stages.sort(key=lambda s: order.get(s[0].stage, len(order)))  # declared order, not finish order
+            _in_declared_order(audit, [st[0] for st in stages])
             failures: dict[str, list[str]] = {}  # one cause (e.g. an unreachable CRM) -> its stages
             for (stage, _, _), cause in zip(stages, causes, strict=True):
                 if cause is not None:
@@ -200,11 +199,11 @@ def _build_layer(ctx: Context, tables: list[str], notify: Progress) -> None:
     Independent tables run at once (``pipeline.silver_workers`` threads), each on its own DuckDB
     connection: they overlap well because their slow parts hold different resources (a Python
     rule such as phone parsing holds the GIL; DuckDB queries and delta-rs writes release it).
-    With a caller's engine (e.g. Spark) they run one after another on it. The first failure stops
-    new tables from starting and is raised once the running ones finish.
+    With a caller's engine (e.g. Spark) they run one after another on it. A table whose inputs
+    failed never starts; the others still do. A single failure is raised as it is, several as one
+    error naming each (and the tables they kept from being built).
     """
     deps = {t: {i for i in catalog.get(t).inputs if i in tables} for t in tables}
-    order = {t: i for i, t in enumerate(tables)}
     own_engines = ctx._engine is None and ctx.settings.engine.name == "duckdb"
     workers = ctx.settings.pipeline.silver_workers if own_engines else 1
 
@@ -242,11 +241,7 @@ def _build_layer(ctx: Context, tables: list[str], notify: Progress) -> None:
                     ok.add(t)
                 else:
                     failed[t] = f.exception()  # type: ignore[assignment]
-    # the audit lists this layer's stages in declared order, not finish order
-    slots = [i for i, st in enumerate(ctx.audit.stages) if st[0].stage in order]
-    ours = sorted((ctx.audit.stages[i] for i in slots), key=lambda st: order[st[0].stage])
-    for i, st in zip(slots, ours, strict=True):
-        ctx.audit.stages[i] = st
+    _in_declared_order(ctx.audit, tables)
     if len(failed) == 1:
         raise next(iter(failed.values()))
     if failed:
@@ -256,3 +251,12 @@ def _build_layer(ctx: Context, tables: list[str], notify: Progress) -> None:
                         + (f"; not built (their inputs failed): {', '.join(skipped)}" if skipped else ""),
                         where=f"run {ctx.audit.run_id}", fix="see `c360 status` and `c360 dq`")
 
+
+def _in_declared_order(audit: RunAudit, stages: list[str]) -> None:
+    """Put ``stages`` in the audit's list in the order given (they ran in threads and finished in
+    any order); other stages keep their places."""
+    order = {name: i for i, name in enumerate(stages)}
+    slots = [i for i, st in enumerate(audit.stages) if st[0].stage in order]
+    ours = sorted((audit.stages[i] for i in slots), key=lambda st: order[st[0].stage])
+    for i, st in zip(slots, ours, strict=True):
+        audit.stages[i] = st

@@ -19,7 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from c360.catalog import TableSpec
-from c360.engine.base import Engine, LakeTableRef
+from c360.engine.base import Engine
+from c360.engine.models import register_table
 from c360.lake.quarantine import Rejected
 from c360.lake.store import Lake
 
@@ -52,10 +53,7 @@ def classify(engine: Engine, lake: Lake, spec: TableSpec, staged: pa.Table) -> V
         return Versions(staged, 0, [], 0, 0, 0)
     keys = ", ".join(spec.history_key)
     engine.register("__c360_staged", staged)
-    if lake.exists(spec.id):
-        engine.register(spec.sql_name, LakeTableRef(lake.uri(spec.id), lake.storage_options))
-    else:
-        engine.register(spec.sql_name, spec.schema().empty_table())
+    register_table(engine, lake, spec.id)
     joined = engine.sql(
         f"SELECT s.*, c.valid_from AS __cur_from, c.row_hash AS __cur_hash FROM __c360_staged AS s "
         f"LEFT JOIN (SELECT {keys}, valid_from, row_hash FROM {spec.sql_name} WHERE is_current) AS c "
