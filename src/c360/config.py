@@ -216,6 +216,19 @@ class IdentityConfig(_Section):
     seed: int = Field(42, description="Seed of that sampling: same data, same model.")
 
 
+class AnalyticsConfig(_Section):
+    """Gold analytics: CLV, churn, recommendations, report exports."""
+
+    clv_months: int = Field(12, ge=1, le=120, description="CLV horizon in months.")
+    clv_annual_discount: float = Field(0.10, ge=0, lt=1, description="Annual discount rate of future spend in CLV.")
+    clv_time_unit: Literal["day", "week"] = Field("week", description="Time unit of the BG/NBD fit.")
+    churn_horizon_days: int = Field(90, ge=7, description="A customer has churned when they buy nothing for this "
+                                    "many days; the churn model predicts that for the next such window.")
+    recommendations: int = Field(10, ge=1, le=100, description="Next-best products kept per customer.")
+    export_dir: str = Field("", description="Where daily/monthly reports are exported as partitioned Parquet and "
+                            "CSV: a local directory. Empty = <home>/exports.")
+
+
 class QualityConfig(_Section):
     """Data-quality thresholds."""
 
@@ -286,6 +299,7 @@ class Settings(BaseSettings):
     quality: QualityConfig = Field(default_factory=QualityConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
 
     @classmethod
     def settings_customise_sources(

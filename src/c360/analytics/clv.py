@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date as date_type
+from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 from scipy import optimize, special
+
+from c360 import catalog
 
 
 @dataclass(frozen=True)
@@ -201,3 +204,54 @@ def fit_transactions(transactions: pa.Table, customer: str, date: str, amount: s
     for name, values in pred.items():
         s = s.append_column(name, pa.array(values))
     return result, s
+
+
+# ------------------------------------------------------------------ the gold table
+_PURCHASES_SQL = """
+    SELECT person_id, order_date, sum(amount) AS amount
+    FROM gold_fact_sales WHERE person_id IS NOT NULL
+    GROUP BY person_id, order_date
+"""
+_HISTORY_SQL = """
+    SELECT person_id, count(DISTINCT order_id) AS orders,
+           sum(CAST(round((amount - returned_amount) * 100) AS BIGINT)) / 100 AS historical_clv
+    FROM gold_fact_sales WHERE person_id IS NOT NULL
+    GROUP BY person_id
+"""
+
+
+def build_customer_clv(ctx: Any, table_id: str, rec: Any) -> None:
+    """gold.customer_clv: fit BG/NBD and Gamma-Gamma on every buyer's purchase days up to the
+    last order day, predict over ``analytics.clv_months``, and write one row per buyer. Purchase
+    values are gross (what was paid); historical CLV is net of returns."""
+    from c360.engine.models import register_inputs
+    from c360.lake.build import write_checked
+
+    a = ctx.settings.analytics
+    spec = catalog.get(table_id)
+    register_inputs(ctx.engine, ctx.lake, spec)
+    purchases = ctx.engine.sql(_PURCHASES_SQL)
+    if purchases.num_rows == 0:
+        write_checked(ctx, table_id, rec, spec.schema().empty_table())
+        return
+    params, pred = fit_transactions(purchases, "person_id", "order_date", "amount", unit=a.clv_time_unit,
+                                    months=a.clv_months, annual_discount=a.clv_annual_discount)
+    rec.details["clv"] = params
+    months = a.clv_months
+    pred = pred.rename_columns([{"customer": "person_id", "m": "avg_repeat_value",
+                                 f"expected_purchases_{months}m": "expected_purchases",
+                                 f"clv_{months}m": "predicted_clv"}.get(c, c) for c in pred.column_names])
+    history = ctx.engine.sql(_HISTORY_SQL)
+    con = duckdb.connect()
+    try:
+        con.register("pred", pred)
+        con.register("hist", history)
+        out = con.sql("""
+            SELECT p.person_id, h.orders, p.x, p.t_x, p."T", round(p.avg_repeat_value, 2) AS avg_repeat_value,
+                   h.historical_clv, round(p.p_alive, 6) AS p_alive,
+                   round(p.expected_purchases, 6) AS expected_purchases,
+                   round(p.expected_value, 2) AS expected_value, round(p.predicted_clv, 2) AS predicted_clv
+            FROM pred AS p JOIN hist AS h ON h.person_id = p.person_id""").arrow().read_all()
+    finally:
+        con.close()
+    write_checked(ctx, table_id, rec, out)

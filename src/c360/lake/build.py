@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyarrow as pa
+
 from c360 import catalog
 from c360.engine.models import run_model
 from c360.errors import C360Error
@@ -29,7 +31,14 @@ def build_table(ctx: Any, table_id: str, rec: StageRecord) -> None:
     """Run ``table_id``'s model and write it; ``fail`` expectations stop before any write."""
     spec = catalog.get(table_id)
     extra = {"c360_watermark": history.watermark_table(ctx.lake, spec)} if spec.history_key else None
-    result = run_model(ctx.engine, ctx.lake, spec, extra)
+    write_checked(ctx, table_id, rec, run_model(ctx.engine, ctx.lake, spec, extra, ctx.settings.analytics))
+
+
+def write_checked(ctx: Any, table_id: str, rec: StageRecord, result: pa.Table) -> None:
+    """Check a table's new rows against its expectations and DQ threshold, quarantine the dropped
+    ones and write the rest (a model's result, or what an analytics builder computed)."""
+    spec = catalog.get(table_id)
+    result = catalog.conform(result, spec)
     checked = check(ctx.engine, spec, result)
     threshold = ctx.settings.quality.threshold(table_id)
     record_dq(rec, checked, threshold)

@@ -16,6 +16,8 @@ from functools import cached_property
 from typing import Any
 
 from c360 import catalog
+from c360.analytics.churn import build_churn_risk
+from c360.analytics.clv import build_customer_clv
 from c360.config import Settings
 from c360.engine import Engine, create_engine
 from c360.errors import C360Error
@@ -25,6 +27,7 @@ from c360.lake.bronze.files import FILE_SOURCES, ingest_source
 from c360.lake.bronze.stream import ingest_stream
 from c360.lake.build import build_table
 from c360.lake.gold import GOLD_TABLES
+from c360.lake.gold.export import build_and_export
 from c360.lake.silver import SILVER_TABLES
 from c360.lake.store import Lake, lake_from_settings
 from c360.ops.audit import RunAudit, StageRecord
@@ -36,6 +39,10 @@ LAYERS = ("bronze", "silver", "gold")
 # Tables a package writes instead of lake/build.py (their spec says built_by)
 BUILDERS: dict[str, Callable[[Any, str, StageRecord], None]] = {
     "silver.identity_map": lambda ctx, _table_id, rec: build_identity(ctx, rec),
+    "gold.customer_clv": build_customer_clv,
+    "gold.churn_risk": build_churn_risk,
+    "gold.daily_report": build_and_export,
+    "gold.monthly_report": build_and_export,
 }
 Progress = Callable[[str, str], None]  # (stage, "start" | "done" | "failed")
 

@@ -1,0 +1,126 @@
+"""Churn risk: will a buyer place no order in the next ``analytics.churn_horizon_days`` days?
+
+A logistic regression on behavioural features (recency, frequency, spend, tenure, recent web
+sessions, returns, average rating; counts and money log-scaled, then standardised). Logistic
+regression, not a tree ensemble: its probabilities come out calibrated without a second fit, and
+each feature's push on a customer's risk can be read off (``main_driver``).
+
+Time split (no customer's future leaks into the features it is scored on): with H the horizon
+and D the last order day in the data,
+  * train on features as of D - 2H, labelled by the orders in (D - 2H, D - H];
+  * test on features as of D - H, labelled by the orders in (D - H, D] — AUC, Brier score and a
+    10-bin calibration table go to the run audit;
+  * score everyone on features as of D (their future is unknown: that is the prediction).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import brier_score_loss, roc_auc_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from c360 import catalog
+from c360.engine.base import Engine
+from c360.lake.rules import expand
+
+FEATURES = ("recency_days", "frequency", "monetary", "tenure_days", "sessions_90d", "returns", "avg_rating")
+_LOGGED = {"recency_days", "frequency", "monetary", "tenure_days", "sessions_90d", "returns"}
+HIGH, MEDIUM = 0.7, 0.4
+
+
+def features(engine: Engine, cutoff: date, horizon: int) -> pa.Table:
+    """Every buyer's features as of ``cutoff`` and whether they bought nothing in the next
+    ``horizon`` days (the model's inputs must already be registered on ``engine``)."""
+    engine.register("c360_cutoff", pa.table({"cutoff": pa.array([cutoff], pa.date32()),
+                                             "horizon": pa.array([horizon], pa.int64())}))
+    sql = resources.files("c360.analytics").joinpath("churn_features.sql").read_text()
+    return engine.sql(expand(sql))
+
+
+def matrix(t: pa.Table, rating_fill: float) -> np.ndarray:
+    """The model's design matrix: counts and money as log(1 + x); a missing rating as ``rating_fill``."""
+    cols = []
+    for name in FEATURES:
+        v = t.column(name).to_numpy(zero_copy_only=False).astype(float)
+        if name == "avg_rating":
+            v = np.where(np.isnan(v), rating_fill, v)
+        cols.append(np.log1p(np.maximum(v, 0)) if name in _LOGGED else v)
+    return np.column_stack(cols)
+
+
+def calibration(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+    """Reliability table: per probability bin, customers, mean predicted and observed churn."""
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(p, edges) - 1, 0, bins - 1)
+    out = []
+    for b in range(bins):
+        sel = which == b
+        if sel.any():
+            out.append({"bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}", "customers": int(sel.sum()),
+                        "predicted": round(float(p[sel].mean()), 4), "observed": round(float(y[sel].mean()), 4)})
+    return out
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """Customer-weighted mean |predicted - observed| over the calibration bins."""
+    table = calibration(y, p, bins)
+    return float(sum(r["customers"] * abs(r["predicted"] - r["observed"]) for r in table) / max(len(y), 1))
+
+
+def fit_and_score(engine: Engine, as_of: date, horizon: int) -> tuple[pa.Table, dict[str, Any]]:
+    """Train, test and score as the module docstring says; returns the scored buyers and the
+    model report (AUC, Brier, calibration, coefficients, row counts)."""
+    train = features(engine, as_of - timedelta(days=2 * horizon), horizon)
+    test = features(engine, as_of - timedelta(days=horizon), horizon)
+    now = features(engine, as_of, horizon)
+    report: dict[str, Any] = {"as_of": as_of.isoformat(), "horizon_days": horizon,
+                              "train_rows": train.num_rows, "test_rows": test.num_rows}
+    y_train = np.asarray(train.column("churned").to_pylist(), dtype=bool)
+    if train.num_rows < 20 or y_train.all() or not y_train.any():
+        raise ValueError(f"churn model: {train.num_rows} buyers {2 * horizon} days before {as_of} with "
+                         f"{int(y_train.sum())} churned: too few, or one class only — history shorter than "
+                         f"twice analytics.churn_horizon_days?")
+    ratings = train.column("avg_rating").to_numpy(zero_copy_only=False).astype(float)
+    fill = float(np.nanmean(ratings)) if np.isfinite(ratings).any() else 3.0
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    model.fit(matrix(train, fill), y_train)
+    y_test = np.asarray(test.column("churned").to_pylist(), dtype=bool)
+    if test.num_rows and 0 < y_test.sum() < len(y_test):
+        p_test = model.predict_proba(matrix(test, fill))[:, 1]
+        report.update(auc=round(float(roc_auc_score(y_test, p_test)), 4),
+                      brier=round(float(brier_score_loss(y_test, p_test)), 4),
+                      ece=round(expected_calibration_error(y_test, p_test), 4),
+                      base_rate=round(float(y_test.mean()), 4), calibration=calibration(y_test, p_test))
+    scaler, lr = model.named_steps["standardscaler"], model.named_steps["logisticregression"]
+    report["coefficients"] = {f: round(float(c), 4) for f, c in zip(FEATURES, lr.coef_[0], strict=True)}
+    x_now = matrix(now, fill)
+    p_now = model.predict_proba(x_now)[:, 1]
+    push = scaler.transform(x_now) * lr.coef_[0]  # each feature's contribution to the log-odds
+    driver = np.array(FEATURES)[push.argmax(axis=1)]
+    risk = np.where(p_now >= HIGH, "high", np.where(p_now >= MEDIUM, "medium", "low"))
+    scored = now.drop_columns(["churned"]).append_column("churn_probability", pa.array(np.round(p_now, 6)))
+    scored = scored.append_column("churn_risk", pa.array(risk)).append_column("main_driver", pa.array(driver))
+    return scored, report
+
+
+def build_churn_risk(ctx: Any, table_id: str, rec: Any) -> None:
+    """gold.churn_risk: fit, test and score (see the module docstring); the report goes to the audit."""
+    from c360.engine.models import register_inputs
+    from c360.lake.build import write_checked
+
+    spec = catalog.get(table_id)
+    register_inputs(ctx.engine, ctx.lake, spec)
+    last = ctx.engine.sql("SELECT max(order_date) AS d FROM gold_fact_sales").column("d")[0].as_py()
+    if last is None:
+        write_checked(ctx, table_id, rec, spec.schema().empty_table())
+        return
+    scored, report = fit_and_score(ctx.engine, last, ctx.settings.analytics.churn_horizon_days)
+    rec.details["churn"] = report
+    write_checked(ctx, table_id, rec, scored)

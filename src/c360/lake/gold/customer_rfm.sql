@@ -1,0 +1,46 @@
+-- gold.customer_rfm: recency, frequency and monetary value of every buyer, scored 1-5 by quintile,
+-- and the named segment of the (recency, frequency) scores.
+-- Scores are ceil(5 × cume_dist): buyers with equal values share a score (NTILE would split ties
+-- arbitrarily, differently per engine). Recency is days before the last order day in the data
+-- (a fixed point: re-running on the same data gives the same scores); fewer days score higher.
+-- Money is summed in integer cents (float sums depend on row order, which differs by engine).
+WITH per_person AS (
+    SELECT person_id, max(order_date) AS last_order_date, count(DISTINCT order_id) AS frequency,
+           sum(CAST(round((amount - returned_amount) * 100) AS BIGINT)) AS net_cents
+    FROM gold_fact_sales
+    WHERE person_id IS NOT NULL
+    GROUP BY person_id
+),
+as_of AS (
+    SELECT max(order_date) AS as_of FROM gold_fact_sales
+),
+measured AS (
+    SELECT p.person_id, p.last_order_date, date_diff('day', p.last_order_date, a.as_of) AS recency_days,
+           p.frequency, p.net_cents / 100 AS monetary
+    FROM per_person AS p CROSS JOIN as_of AS a
+),
+scored AS (
+    SELECT *,
+        CAST(ceil(5 * cume_dist() OVER (ORDER BY recency_days DESC)) AS INTEGER) AS r_score,
+        CAST(ceil(5 * cume_dist() OVER (ORDER BY frequency)) AS INTEGER) AS f_score,
+        CAST(ceil(5 * cume_dist() OVER (ORDER BY monetary)) AS INTEGER) AS m_score
+    FROM measured
+)
+SELECT
+    person_id, last_order_date, recency_days, frequency, monetary, r_score, f_score, m_score,
+    CAST(r_score AS VARCHAR) || CAST(f_score AS VARCHAR) || CAST(m_score AS VARCHAR) AS rfm_cell,
+    -- the classic RFM grid on recency (rows) and frequency (columns)
+    CASE
+        WHEN r_score = 5 AND f_score >= 4 THEN 'Champions'
+        WHEN r_score >= 3 AND f_score >= 4 THEN 'Loyal'
+        WHEN r_score >= 4 AND f_score >= 2 THEN 'Potential Loyalist'
+        WHEN r_score = 5 AND f_score = 1 THEN 'New Customers'
+        WHEN r_score = 4 AND f_score = 1 THEN 'Promising'
+        WHEN r_score = 3 AND f_score = 3 THEN 'Need Attention'
+        WHEN r_score = 3 AND f_score <= 2 THEN 'About To Sleep'
+        WHEN r_score <= 2 AND f_score = 5 THEN 'Cannot Lose Them'
+        WHEN r_score <= 2 AND f_score >= 3 THEN 'At Risk'
+        WHEN r_score = 2 THEN 'Hibernating'
+        ELSE 'Lost'
+    END AS segment
+FROM scored

@@ -1,0 +1,39 @@
+-- gold.fact_sales: one row per order line, keyed to every dimension. The buyer is the person of
+-- the order's CRM customer, or, for an order without a known customer (a guest), the person of
+-- its contact email (identity resolution keys that as order:md5(email_key)).
+WITH ids AS (
+    SELECT record_key, person_id FROM silver_identity_map
+),
+returned AS (
+    SELECT order_id, line_no, sum(amount) AS returned_amount
+    FROM silver_returns
+    GROUP BY order_id, line_no
+),
+products AS (
+    SELECT product_id FROM silver_products
+)
+SELECT
+    o.order_id,
+    o.line_no,
+    coalesce(c.person_id, g.person_id) AS person_id,
+    o.customer_id,
+    o.product_id,
+    o.store_id,
+    o.salesperson_id,
+    year(o.order_date) * 10000 + month(o.order_date) * 100 + day(o.order_date) AS date_key,
+    o.order_ts,
+    o.order_date,
+    o.channel,
+    o.quantity,
+    o.unit_price,
+    o.amount,
+    o.currency,
+    -- a return is never worth more than the line it returns
+    least(coalesce(r.returned_amount, 0), o.amount) AS returned_amount,
+    r.order_id IS NOT NULL AS is_returned,
+    p.product_id IS NOT NULL AS product_known
+FROM silver_orders AS o
+LEFT JOIN ids AS c ON o.customer_known AND c.record_key = 'crm:' || CAST(o.customer_id AS VARCHAR)
+LEFT JOIN ids AS g ON o.email_key IS NOT NULL AND g.record_key = 'order:' || md5(o.email_key)
+LEFT JOIN returned AS r ON r.order_id = o.order_id AND r.line_no = o.line_no
+LEFT JOIN products AS p ON p.product_id = o.product_id
