@@ -74,9 +74,8 @@ def test_sources_reconcile_with_bronze_plus_quarantine(embedded: Settings, world
     assert store.list("error/profiles/") and len(store.list("validated/purchases/")) == len(store.list("purchases/"))
 
 
-def _expected_gold(world: World) -> dict[int, dict]:
-    """customer_360 computed independently in plain Python from the generated world."""
-    live = {r["customer_id"] for r in world.tables["customers"].to_pylist() if not r["is_deleted"]}
+def _expected_sales(world: World) -> dict[int, dict]:
+    """Sales per CRM customer id computed independently in plain Python from the generated world."""
     cents: dict[int, int] = defaultdict(int)
     orders: dict[int, set] = defaultdict(set)
     last: dict[int, object] = {}
@@ -87,43 +86,54 @@ def _expected_gold(world: World) -> dict[int, dict]:
         cents[c] += round(r["amount"] * 100)
         orders[c].add(r["order_id"])
         last[c] = max(last.get(c, r["order_ts"]), r["order_ts"])  # type: ignore[type-var]
-    ratings: dict[int, list[int]] = defaultdict(list)
-    for r in world.tables["feedback"].to_pylist():
-        if 1 <= r["rating"] <= 5:
-            ratings[r["customer_id"]].append(r["rating"])
-    out = {}
-    for c in live:
-        n = len(orders[c])
-        aov = Decimal(cents[c]) / n if n else Decimal(0)
-        out[c] = {"total_spend": cents[c] / 100, "order_count": n,
-                  "avg_order_value": float((aov.quantize(Decimal(1), ROUND_HALF_UP)) / 100) if n else 0.0,
-                  "last_order_at": last.get(c), "feedback_count": len(ratings[c])}
-    return out
+    return {c: {"cents": cents[c], "orders": len(orders[c]), "last": last[c]} for c in orders}
 
 
 def test_gold_matches_independent_computation(embedded: Settings, world: World) -> None:
+    """fact_sales per customer id equals the world's orders; customer_360 per person equals the sum
+    of its customers' (and guest contacts') sales, AOV rounded half up in cents."""
     run_pipeline(embedded)
-    gold = {r["customer_id"]: r for r in lake_from_settings(embedded).read("gold.customer_360").to_pylist()}
-    expected = _expected_gold(world)
-    assert set(gold) == set(expected)
+    lake = lake_from_settings(embedded)
+    facts = lake.read("gold.fact_sales").to_pylist()
+    got: dict[int, dict] = {}
+    for r in facts:
+        if r["customer_id"] is None:
+            continue
+        g = got.setdefault(r["customer_id"], {"cents": 0, "orders": set(), "last": r["order_ts"]})
+        g["cents"] += round(r["amount"] * 100)
+        g["orders"].add(r["order_id"])
+        g["last"] = max(g["last"], r["order_ts"])
+    expected = _expected_sales(world)
+    assert set(got) == set(expected)
     for c, e in expected.items():
-        g = gold[c]
-        assert g["order_count"] == e["order_count"], c
-        assert g["total_spend"] == pytest.approx(e["total_spend"], abs=1e-9), c
-        assert g["avg_order_value"] == pytest.approx(e["avg_order_value"], abs=1e-9), c
-        assert g["feedback_count"] == e["feedback_count"], c
-        got_last = g["last_order_at"].replace(tzinfo=None) if g["last_order_at"] else None
-        assert got_last == e["last_order_at"], c
+        assert got[c]["cents"] == e["cents"], c
+        assert len(got[c]["orders"]) == e["orders"], c
+        assert got[c]["last"].replace(tzinfo=None) == e["last"], c
+
+    per_person: dict[str, list[dict]] = defaultdict(list)
+    for r in facts:
+        if r["person_id"] is not None:
+            per_person[r["person_id"]].append(r)
+    gold = {r["person_id"]: r for r in lake.read("gold.customer_360").to_pylist()}
+    assert set(gold) == {r["person_id"] for r in lake.read("silver.identity_map").to_pylist()}
+    for p, g in gold.items():
+        rows = per_person.get(p, [])
+        cents = sum(round(r["amount"] * 100) for r in rows)
+        n = len({r["order_id"] for r in rows})
+        assert g["order_count"] == n, p
+        assert g["total_spend"] == pytest.approx(cents / 100, abs=1e-9), p
+        aov = float((Decimal(cents) / n).quantize(Decimal(1), ROUND_HALF_UP) / 100) if n else 0.0
+        assert g["avg_order_value"] == pytest.approx(aov, abs=1e-9), p
 
 
 def test_rerun_changes_nothing(embedded: Settings) -> None:
     run_pipeline(embedded)
     lake = lake_from_settings(embedded)
     before = counts(lake)
-    gold_before = lake.read("gold.customer_360").sort_by("customer_id")
+    gold_before = lake.read("gold.customer_360").sort_by("person_id")
     run_pipeline(embedded)
     assert counts(lake) == before
-    assert lake.read("gold.customer_360").sort_by("customer_id").equals(gold_before)
+    assert lake.read("gold.customer_360").sort_by("person_id").equals(gold_before)
     runs = recent_runs(lake, 2)
     assert [r["status"] for r in runs] == ["SUCCESS", "SUCCESS"]
     bronze_in = {s["stage"]: s["rows_in"] for s in runs[0]["stages"] if s["stage"].startswith("bronze.")}

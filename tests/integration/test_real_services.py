@@ -73,13 +73,13 @@ def test_thin_path_on_real_services_equals_embedded(real: Settings, world: World
     run_pipeline(real)
     lake = lake_from_settings(real)
     assert lake.root.startswith("s3://")
-    gold = lake.read("gold.customer_360").sort_by("customer_id")
+    gold = lake.read("gold.customer_360").sort_by("person_id")
 
     local = load_settings(home=tmp_path / "embedded", crm={"url": ""}, object_store={"url": ""},
                           stream={"url": ""}, lake={"root": ""})
     write_world(local, world)
     run_pipeline(local)
-    assert gold.equals(lake_from_settings(local).read("gold.customer_360").sort_by("customer_id"))
+    assert gold.equals(lake_from_settings(local).read("gold.customer_360").sort_by("person_id"))
 
     # exactly once: a second run over the same sources changes nothing
     before = {t: lake.count(t) for t in ("bronze.crm_customers", "bronze.purchases", "bronze.events",

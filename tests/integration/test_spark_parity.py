@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from c360 import catalog
-from c360.config import Settings
+from c360.config import Settings, load_settings
 from c360.engine.duckdb import DuckDBEngine
 from c360.engine.models import run_model
 from c360.lake.gold import GOLD_TABLES
@@ -18,6 +18,8 @@ from c360.lake.silver import SILVER_TABLES
 from c360.lake.silver.history import EPOCH
 from c360.lake.store import lake_from_settings
 from c360.ops.pipeline import run_pipeline
+from c360.sources.generator import build_world
+from tests.integration.conftest import N_CUSTOMERS, SEED, write_world
 
 pytestmark = pytest.mark.spark
 
@@ -42,11 +44,22 @@ def _sorted(t: pa.Table, keys: tuple[str, ...]) -> pa.Table:
     return t.sort_by([(k, "ascending") for k in keys])
 
 
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """One small company, its whole pipeline built once with DuckDB: the inputs every model reads."""
+    home = tmp_path_factory.mktemp("parity")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(home)
+        s = load_settings(home=home / "home")
+        write_world(s, build_world(N_CUSTOMERS, SEED))
+        run_pipeline(s)
+        yield s
+
+
 @pytest.mark.parametrize("table_id", [t for t in SILVER_TABLES + GOLD_TABLES if catalog.get(t).built_by == "model"])
-def test_model_equal_on_duckdb_and_spark(embedded: Settings, spark_engine: object, table_id: str) -> None:
-    # Build the inputs once per table with DuckDB, then run this one model on both engines.
-    run_pipeline(embedded)
-    lake = lake_from_settings(embedded)
+def test_model_equal_on_duckdb_and_spark(built: Settings, spark_engine: object, table_id: str) -> None:
+    # Run this one model on both engines over the same DuckDB-built inputs.
+    lake = lake_from_settings(built)
     spec = catalog.get(table_id)
     # a history model reads its watermark: from the start, so both engines see every change
     extra = {"c360_watermark": pa.table({"wm": pa.array([EPOCH], pa.timestamp("us", tz="UTC"))})} \
@@ -63,6 +76,6 @@ def test_spark_engine_runs_the_whole_pipeline(embedded: Settings, spark_engine: 
     """Silver and gold written from Spark results equal the DuckDB-built tables."""
     run_pipeline(embedded)
     lake = lake_from_settings(embedded)
-    duck_gold = _sorted(lake.read("gold.customer_360"), ("customer_id",))
+    duck_gold = _sorted(lake.read("gold.customer_360"), ("person_id",))
     run_pipeline(embedded, ["silver", "gold"], engine=spark_engine)  # type: ignore[arg-type]
-    assert _sorted(lake.read("gold.customer_360"), ("customer_id",)).equals(duck_gold)
+    assert _sorted(lake.read("gold.customer_360"), ("person_id",)).equals(duck_gold)

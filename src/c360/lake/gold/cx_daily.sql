@@ -25,10 +25,10 @@ rolled AS (
 SELECT
     date, survey_type, channel, responses, unique_customers,
     round(csat_sum / responses, 3) AS avg_csat,
-    round(100.0 * net_promoters / responses, 2) AS nps,
+    round(100 * net_promoters / responses, 2) AS nps,
     CASE WHEN csat_sum / responses >= 4 THEN 'high' WHEN csat_sum / responses >= 3 THEN 'medium' ELSE 'low' END
         AS satisfaction,
     r_responses AS rolling_7d_responses,
     round(r_csat_sum / r_responses, 3) AS rolling_7d_avg_csat,
-    round(100.0 * r_net_promoters / r_responses, 2) AS rolling_7d_nps
+    round(100 * r_net_promoters / r_responses, 2) AS rolling_7d_nps
 FROM rolled

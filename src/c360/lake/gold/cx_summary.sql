@@ -1,6 +1,7 @@
 -- gold.cx_summary: satisfaction and NPS per survey type and channel, per type, per channel and in
 -- total ('all'). NPS = % promoters (9-10) − % detractors (0-6); satisfaction from the average
--- CSAT (1-5): high ≥ 4, medium ≥ 3, else low.
+-- CSAT (1-5): high ≥ 4, medium ≥ 3, else low. Percentages are 100 * a / b with integers: a literal
+-- such as 100.0 is a DECIMAL on Spark, and decimal arithmetic rounds differently from DuckDB's doubles.
 WITH grouped AS (
     SELECT
         CASE WHEN grouping(survey_type) = 1 THEN 'all' ELSE coalesce(survey_type, 'unknown') END AS survey_type,
@@ -17,7 +18,7 @@ WITH grouped AS (
 SELECT
     survey_type, channel, responses, unique_customers,
     round(csat_sum / responses, 3) AS avg_csat,
-    round(100.0 * (promoters - detractors) / responses, 2) AS nps,
+    round(100 * (promoters - detractors) / responses, 2) AS nps,
     promoters, passives, detractors,
     CASE WHEN csat_sum / responses >= 4 THEN 'high' WHEN csat_sum / responses >= 3 THEN 'medium' ELSE 'low' END
         AS satisfaction

@@ -39,7 +39,7 @@ SELECT
     coalesce(w.sessions, 0) AS sessions,
     coalesce(c.responses, 0) AS responses,
     round(c.csat_sum / c.responses, 3) AS avg_csat,
-    round(100.0 * c.net_promoters / c.responses, 2) AS nps
+    round(100 * c.net_promoters / c.responses, 2) AS nps
 FROM days AS d
 LEFT JOIN sales AS s ON s.date = d.date
 LEFT JOIN firsts AS f ON f.date = d.date

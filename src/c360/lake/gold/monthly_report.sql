@@ -45,9 +45,9 @@ SELECT
     returned_cents / 100 AS returns,
     (cents - returned_cents) / 100 AS net_revenue,
     CASE WHEN orders = 0 THEN CAST(0 AS DOUBLE) ELSE round(cents / orders) / 100 END AS avg_order_value,
-    round(100.0 * (cents - lag(cents) OVER (ORDER BY month)) / nullif(lag(cents) OVER (ORDER BY month), 0), 2)
+    round(100 * (cents - lag(cents) OVER (ORDER BY month)) / nullif(lag(cents) OVER (ORDER BY month), 0), 2)
         AS revenue_growth_pct,
     sessions, responses,
     round(csat_sum / responses, 3) AS avg_csat,
-    round(100.0 * net_promoters / responses, 2) AS nps
+    round(100 * net_promoters / responses, 2) AS nps
 FROM joined

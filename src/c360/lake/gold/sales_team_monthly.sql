@@ -18,5 +18,5 @@ ranked AS (
 SELECT
     month, store_id, salesperson_id, orders, cents / 100 AS sales, store_rank,
     store_rank = 1 AS is_top_seller,
-    CASE WHEN store_rank = 1 THEN round(cents * 0.01) / 100 ELSE CAST(0 AS DOUBLE) END AS incentive
+    CASE WHEN store_rank = 1 THEN round(cents / 100) / 100 ELSE CAST(0 AS DOUBLE) END AS incentive
 FROM ranked
