@@ -509,12 +509,17 @@ _TABLES: list[TableSpec] = [
               "sessions_90d:int64", "returns:int64", "avg_rating:float64",
               Column("churn_probability", "float64", description="P(no purchase in the next "
                      "analytics.churn_horizon_days days)."),
-              Column("churn_risk", description="high (≥ 0.7), medium (≥ 0.4) or low."),
+              Column("churn_risk", description="high (≥ 0.7), medium (≥ 0.4), low, or unknown when the history "
+                     "was too short to fit the model (the audit says why)."),
               Column("main_driver", description="The feature pushing the probability up the most.")),
         primary_key=("person_id",), inputs=("gold.fact_sales", "silver.web_events", "silver.identity_map",
                                             "silver.feedback", "silver.returns"),
         built_by="analytics",
-        expectations=(Expectation("probability_0_to_1", "churn_probability BETWEEN 0 AND 1", "fail"),),
+        expectations=(
+            Expectation("probability_0_to_1", "churn_probability IS NULL OR churn_probability BETWEEN 0 AND 1",
+                        "fail"),
+            Expectation("scored", "churn_probability IS NOT NULL", "warn", "completeness"),
+        ),
         description="Churn risk of every buyer: a logistic regression on behavioural features, trained and "
                     "tested on earlier time windows (the audit holds its AUC and calibration).",
     ),

@@ -33,6 +33,7 @@ from c360.lake.rules import expand
 FEATURES = ("recency_days", "frequency", "monetary", "tenure_days", "sessions_90d", "returns", "avg_rating")
 _LOGGED = {"recency_days", "frequency", "monetary", "tenure_days", "sessions_90d", "returns"}
 HIGH, MEDIUM = 0.7, 0.4
+MIN_TRAIN = 20  # buyers in the training window below which no model is fitted
 
 
 def features(engine: Engine, cutoff: date, horizon: int) -> pa.Table:
@@ -83,10 +84,15 @@ def fit_and_score(engine: Engine, as_of: date, horizon: int) -> tuple[pa.Table, 
     report: dict[str, Any] = {"as_of": as_of.isoformat(), "horizon_days": horizon,
                               "train_rows": train.num_rows, "test_rows": test.num_rows}
     y_train = np.asarray(train.column("churned").to_pylist(), dtype=bool)
-    if train.num_rows < 20 or y_train.all() or not y_train.any():
-        raise ValueError(f"churn model: {train.num_rows} buyers {2 * horizon} days before {as_of} with "
-                         f"{int(y_train.sum())} churned: too few, or one class only — history shorter than "
-                         f"twice analytics.churn_horizon_days?")
+    if train.num_rows < MIN_TRAIN or y_train.all() or not y_train.any():
+        # too little history to learn from: every buyer is scored unknown, and the audit says why
+        report["not_fitted"] = (f"{train.num_rows} buyers {2 * horizon} days before {as_of}, {int(y_train.sum())} "
+                                f"of them churned: need {MIN_TRAIN}+ and both outcomes (history shorter than "
+                                f"twice analytics.churn_horizon_days?)")
+        n = now.num_rows
+        scored = now.drop_columns(["churned"]).append_column("churn_probability", pa.nulls(n, pa.float64()))
+        return scored.append_column("churn_risk", pa.array(["unknown"] * n)).append_column(
+            "main_driver", pa.nulls(n, pa.string())), report
     ratings = train.column("avg_rating").to_numpy(zero_copy_only=False).astype(float)
     fill = float(np.nanmean(ratings)) if np.isfinite(ratings).any() else 3.0
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))

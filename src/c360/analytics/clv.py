@@ -234,8 +234,11 @@ def build_customer_clv(ctx: Any, table_id: str, rec: Any) -> None:
     if purchases.num_rows == 0:
         write_checked(ctx, table_id, rec, spec.schema().empty_table())
         return
-    params, pred = fit_transactions(purchases, "person_id", "order_date", "amount", unit=a.clv_time_unit,
-                                    months=a.clv_months, annual_discount=a.clv_annual_discount)
+    # the calibration ends on the last order day of all sales (as RFM and churn count days to it)
+    as_of = ctx.engine.sql("SELECT max(order_date) AS d FROM gold_fact_sales").column("d")[0].as_py()
+    params, pred = fit_transactions(purchases, "person_id", "order_date", "amount", calibration_end=as_of.isoformat(),
+                                    unit=a.clv_time_unit, months=a.clv_months,
+                                    annual_discount=a.clv_annual_discount)
     rec.details["clv"] = params
     months = a.clv_months
     pred = pred.rename_columns([{"customer": "person_id", "m": "avg_repeat_value",
