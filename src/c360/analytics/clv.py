@@ -206,6 +206,33 @@ def fit_transactions(transactions: pa.Table, customer: str, date: str, amount: s
     return result, s
 
 
+def validate_holdout(transactions: pa.Table, customer: str, date: str, amount: str, calibration_end: str,
+                     unit: str = "week", groups: int = 10) -> dict[str, Any]:
+    """Fit on purchases up to ``calibration_end`` and predict each customer's purchases after it
+    (up to the last transaction day); customers are ranked by prediction into ``groups`` deciles,
+    and each decile's predicted and actual purchases are compared (Fader, Hardie & Lee's check)."""
+    s = summarise(transactions, customer, date, amount, calibration_end, unit)
+    x, t_x, big_t = (s.column(c).to_numpy(zero_copy_only=False).astype(float) for c in ("x", "t_x", "T"))
+    actual = s.column("holdout_x").to_numpy(zero_copy_only=False).astype(float)
+    last = max(d for d in transactions.column(date).to_pylist() if d is not None)
+    last_day = last.date() if hasattr(last, "date") else last
+    length = (last_day - date_type.fromisoformat(calibration_end)).days / UNITS[unit]
+    bg = fit_bgnbd(x, t_x, big_t)
+    predicted = bg.expected_purchases(length, x, t_x, big_t)
+    order = np.argsort(-predicted, kind="stable")
+    rows = []
+    for g, idx in enumerate(np.array_split(order, groups), start=1):
+        if len(idx):
+            rows.append({"decile": g, "customers": len(idx), "predicted": round(float(predicted[idx].mean()), 4),
+                         "actual": round(float(actual[idx].mean()), 4)})
+    total_p, total_a = float(predicted.sum()), float(actual.sum())
+    return {"calibration_end": calibration_end, "holdout_units": round(length, 3), "time_unit": unit,
+            "customers": s.num_rows, "bgnbd": {"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b},
+            "predicted_total": round(total_p, 1), "actual_total": round(total_a, 1),
+            "total_error_pct": round(100 * (total_p - total_a) / total_a, 2) if total_a else None,
+            "deciles": rows}
+
+
 # ------------------------------------------------------------------ the gold table
 _PURCHASES_SQL = """
     SELECT person_id, order_date, sum(amount) AS amount
