@@ -442,6 +442,41 @@ def clv_fit(
         _write_table(predictions, output, "clv fit")
 
 
+@app.command()
+def ask(
+    question: Annotated[str | None, typer.Argument(help="A question's name; none: list them.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    output: Annotated[Path | None, typer.Option(help="Write the answer to a .csv or .parquet file.")] = None,
+) -> None:
+    """The classic questions on the gold tables (top customers, best sellers, revenue trend, AOV by
+    country): documented SQL files under c360/analytics/questions/."""
+    from c360.analytics.questions import ask as run_question
+    from c360.analytics.questions import questions
+    from c360.lake.store import lake_from_settings
+
+    if question is None:
+        known = questions()
+        if as_json:
+            sys.stdout.write(json.dumps([{"name": q.name, "title": q.title, "description": q.description,
+                                          "tables": q.tables()} for q in known.values()], indent=2) + "\n")
+            return
+        for q in known.values():
+            console.print(f"[bold]{q.name}[/]: {escape(q.title)} [dim]{escape(q.description)}[/]")
+        return
+    answer = run_question(lake_from_settings(settings()), question)
+    if output is not None:
+        _write_table(answer, output, "ask")
+    if as_json:
+        sys.stdout.write(json.dumps(answer.to_pylist(), default=str, indent=2) + "\n")
+        return
+    t = Table(title=question)
+    for col in answer.column_names:
+        t.add_column(col)
+    for row in answer.to_pylist():
+        t.add_row(*["-" if v is None else f"{v:,.2f}" if isinstance(v, float) else str(v) for v in row.values()])
+    console.print(t)
+
+
 def main() -> None:
     """Entry point: one clear line for user errors; tracebacks only with --debug."""
     STATE.debug = "--debug" in sys.argv or os.environ.get("C360_DEBUG") == "1"

@@ -491,6 +491,12 @@ quality:
 pipeline:
   bronze_workers: 2         # bronze sources ingested at once
 
+analytics:
+  clv_months: 12            # CLV horizon
+  clv_annual_discount: 0.10
+  churn_horizon_days: 90    # churned = no order for this many days
+  recommendations: 10       # next-best products per customer
+
 # Overlays per profile, applied on top of the keys above.
 profiles:
   prod:

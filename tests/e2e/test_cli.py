@@ -233,3 +233,26 @@ def test_clv_fit_on_a_transaction_file(tmp_path: Path) -> None:
     bad = c360("clv", "fit", "tx.parquet", "--customer-column", "nope", "--date-column", "day",
                "--amount-column", "amt", cwd=tmp_path)
     assert bad.returncode != 0 and "column(s) not in tx.parquet: nope" in bad.stdout + bad.stderr
+
+
+def test_ask_answers_the_classic_questions(demo_home: Path) -> None:
+    home = str(demo_home / "home")
+    listed = json.loads(c360("--home", home, "ask", "--json", cwd=demo_home).stdout)
+    assert {q["name"] for q in listed} == {"top_customers_by_spend", "best_sellers_per_category",
+                                           "monthly_revenue_trend", "aov_by_country"}
+    assert all(q["title"] and q["tables"] for q in listed)
+    r = c360("--home", home, "ask", "top_customers_by_spend", "--json", "--output", "top.csv", cwd=demo_home)
+    assert r.returncode == 0, r.stderr
+    top = json.loads(r.stdout)
+    from deltalake import DeltaTable
+
+    c360_rows = DeltaTable(str(demo_home / "home" / "lake" / "gold" / "customer_360")).to_pyarrow_table().to_pylist()
+    best = sorted((row for row in c360_rows if row["order_count"]), key=lambda x: (-x["net_spend"], x["person_id"]))
+    assert [t["person_id"] for t in top] == [b["person_id"] for b in best[:10]]
+    assert (demo_home / "top.csv").read_text().count("\n") == 11  # header + 10
+    text = c360("--home", home, "ask", "monthly_revenue_trend", cwd=demo_home).stdout
+    assert "2024-12" in text
+    bad = c360("--home", home, "ask", "best_customers", cwd=demo_home)
+    assert bad.returncode == 1 and "unknown question 'best_customers'" in bad.stderr
+    # the demo also exported its reports
+    assert list((demo_home / "home" / "exports" / "daily_report" / "parquet").glob("month=2024-*"))

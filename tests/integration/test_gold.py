@@ -263,7 +263,7 @@ def test_churn_on_too_little_history_is_unknown_and_says_why(gold: tuple[Setting
 
 
 def expected_recommendations(k: int) -> dict[str, list[tuple[str, float, str]]]:
-    """Item-item cosine co-occurrence over orders, top 20 neighbours, a buyer's 5 latest products."""
+    """Item-item cosine co-occurrence over orders, top 10 neighbours, a buyer's 3 latest products."""
     o = orders_frame().dropna(subset=["person_id"])
     lines = o[["order_id", "person_id", "product"]].drop_duplicates()
     n = lines.groupby("product")["order_id"].nunique()
@@ -272,7 +272,7 @@ def expected_recommendations(k: int) -> dict[str, list[tuple[str, float, str]]]:
     sim: dict[str, list[tuple[str, float]]] = {}
     for (p, q), c in pairs.items():
         sim.setdefault(p, []).append((q, c / math.sqrt(n[p] * n[q])))
-    sim = {p: sorted(v, key=lambda t: (-t[1], t[0]))[:20] for p, v in sim.items()}
+    sim = {p: sorted(v, key=lambda t: (-t[1], t[0]))[:10] for p, v in sim.items()}
     out = {}
     for person, rows in o.groupby("person_id"):
         last = rows.groupby("product")["ts"].max().reset_index().sort_values(["ts", "product"],
@@ -280,7 +280,7 @@ def expected_recommendations(k: int) -> dict[str, list[tuple[str, float, str]]]:
         owned = set(rows["product"])
         scores: dict[str, float] = {}
         best: dict[str, tuple[float, str]] = {}
-        for p in last["product"][:5]:
+        for p in last["product"][:3]:
             for q, s in sim.get(p, []):
                 if q not in owned:
                     scores[q] = scores.get(q, 0) + s
@@ -464,3 +464,38 @@ def test_customer_360_per_person(gold: tuple[Settings, Lake]) -> None:
     assert (ann["returned_lines"], ann["returned_amount"]) == (1, 20.0)
     assert (ann["segment"], ann["age"]) == ("Cannot Lose Them", 33)
     assert c360.loc["P2", "nps_class"] == "detractor" and c360.loc["P4", "order_count"] == 0
+
+
+def test_classic_questions_answer_from_gold(gold: tuple[Settings, Lake]) -> None:
+    from c360.analytics.questions import ask, questions
+
+    lake = gold[1]
+    assert set(questions()) == {"top_customers_by_spend", "best_sellers_per_category", "monthly_revenue_trend",
+                                "aov_by_country"}
+    o = orders_frame()
+    buyers = o.dropna(subset=["person_id"]).groupby("person_id").apply(
+        lambda g: (g["cents"].sum() - g["ret_cents"].sum()) / 100, include_groups=False)
+    top = ask(lake, "top_customers_by_spend").to_pylist()
+    assert [(r["person_id"], r["net_spend"]) for r in top] == sorted(buyers.items(), key=lambda t: (-t[1], t[0]))[:10]
+
+    category = {p: c for p, c, _ in PRODUCTS}
+    o["category"] = o["product"].map(category)
+    units = o.groupby(["category", "product"]).agg(units=("qty", "sum"), cents=("cents", "sum")).reset_index()
+    best = ask(lake, "best_sellers_per_category").to_pylist()
+    for cat, g in units.groupby("category"):
+        expected = g.sort_values(["units", "cents", "product"], ascending=[False, False, True])["product"][:3]
+        assert [r["product_id"] for r in best if r["category"] == cat] == list(expected)
+
+    o["ym"] = [d.strftime("%Y-%m") for d in o["day"]]
+    trend = ask(lake, "monthly_revenue_trend").to_pylist()
+    assert [(r["year_month"], r["revenue"]) for r in trend] == [
+        (m, c / 100) for m, c in o.groupby("ym")["cents"].sum().items()]
+
+    country = {p: c["country"] for c in CUSTOMERS for k, p in IDENTITY if k == f"crm:{c['customer_id']}"}
+    country |= {"P1": "US", "P3": None}  # Ann's address survives from crm:1 (US); the guest has none
+    o["country"] = [country.get(p) or "unknown" if isinstance(p, str) else "unknown" for p in o["person_id"]]
+    per_order = o.groupby(["country", "order_id"])["cents"].sum().reset_index()
+    aov = {r["country"]: r["avg_order_value"] for r in ask(lake, "aov_by_country").to_pylist()}
+    for c, g in per_order.groupby("country"):
+        exact = Decimal(int(g["cents"].sum())) / len(g)
+        assert aov[c] == pytest.approx(float(exact.quantize(Decimal(1), ROUND_HALF_UP) / 100)), c

@@ -42,7 +42,8 @@ def features(engine: Engine, cutoff: date, horizon: int) -> pa.Table:
     engine.register("c360_cutoff", pa.table({"cutoff": pa.array([cutoff], pa.date32()),
                                              "horizon": pa.array([horizon], pa.int64())}))
     sql = resources.files("c360.analytics").joinpath("churn_features.sql").read_text()
-    return engine.sql(expand(sql))
+    # in person order: engines return rows in any order, and the fit must not depend on it
+    return engine.sql(expand(sql)).sort_by("person_id")
 
 
 def matrix(t: pa.Table, rating_fill: float) -> np.ndarray:

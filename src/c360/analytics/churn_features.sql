@@ -5,9 +5,6 @@
 WITH k AS (
     SELECT cutoff, horizon FROM c360_cutoff
 ),
-ids AS (
-    SELECT record_key, person_id FROM silver_identity_map
-),
 hist AS (
     SELECT f.* FROM gold_fact_sales AS f CROSS JOIN k
     WHERE f.person_id IS NOT NULL AND f.order_date <= k.cutoff
@@ -35,15 +32,15 @@ web AS (
     SELECT coalesce(c.person_id, w.person_id) AS person_id, count(DISTINCT e.session_id) AS sessions
     FROM silver_web_events AS e
     CROSS JOIN k
-    LEFT JOIN ids AS c ON c.record_key = 'crm:' || CAST(e.customer_id AS VARCHAR)
-    LEFT JOIN ids AS w ON w.record_key = 'web:' || e.cookie_id
+    LEFT JOIN {{ persons_by(crm) }} AS c ON c.customer_id = e.customer_id
+    LEFT JOIN {{ persons_by(web) }} AS w ON w.cookie_id = e.cookie_id
     WHERE CAST(e.event_ts AS DATE) <= k.cutoff AND date_diff('day', CAST(e.event_ts AS DATE), k.cutoff) < 90
     GROUP BY coalesce(c.person_id, w.person_id)
 ),
 rated AS (
     SELECT i.person_id, avg(f.rating) AS avg_rating
     FROM silver_feedback AS f
-    JOIN ids AS i ON i.record_key = 'crm:' || CAST(f.customer_id AS VARCHAR)
+    JOIN {{ persons_by(crm) }} AS i ON i.customer_id = f.customer_id
     CROSS JOIN k
     WHERE CAST(f.submitted_at AS DATE) <= k.cutoff
     GROUP BY i.person_id

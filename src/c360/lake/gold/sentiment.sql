@@ -1,9 +1,6 @@
 -- gold.sentiment: the VADER sentiment of every feedback comment, survey comment and social
 -- comment event, with the person who wrote it. Labels use VADER's cut-offs (±0.05).
-WITH ids AS (
-    SELECT record_key, person_id FROM silver_identity_map
-),
-texts AS (
+WITH texts AS (
     SELECT 'feedback' AS source, feedback_id AS source_id, customer_id, CAST(NULL AS VARCHAR) AS cookie_id,
            submitted_at AS occurred_at, comment AS text, rating
     FROM silver_feedback WHERE comment IS NOT NULL AND trim(comment) <> ''
@@ -18,8 +15,8 @@ scored AS (
     SELECT t.*, round(c360_sentiment(t.text), 4) AS compound,
            coalesce(c.person_id, w.person_id) AS person_id
     FROM texts AS t
-    LEFT JOIN ids AS c ON c.record_key = 'crm:' || CAST(t.customer_id AS VARCHAR)
-    LEFT JOIN ids AS w ON w.record_key = 'web:' || t.cookie_id
+    LEFT JOIN {{ persons_by(crm) }} AS c ON c.customer_id = t.customer_id
+    LEFT JOIN {{ persons_by(web) }} AS w ON w.cookie_id = t.cookie_id
 )
 SELECT
     source, source_id, person_id, occurred_at, text, rating, compound,
