@@ -72,6 +72,8 @@ class TableSpec:
     history_key: tuple[str, ...] = ()
     # "model": a <layer>/<name>.sql model run by lake/build.py; otherwise the package that writes it
     built_by: str = "model"
+    # read by many models of the run: kept in memory once written (Lake.remember), DuckDB only
+    hot: bool = False
 
     @property
     def id(self) -> str:
@@ -296,7 +298,7 @@ _TABLES: list[TableSpec] = [
         _cols("event_id:string", "event_type:string", "event_ts:timestamp", "cookie_id:string",
               "session_id:string", "customer_id:int64", "page:string", "product_id:string",
               "social_network:string", "text:string", "is_late:bool"),
-        primary_key=("event_id",), inputs=("bronze.events",),
+        primary_key=("event_id",), inputs=("bronze.events",), hot=True,
         expectations=(
             Expectation("event_ts_parsed", "event_ts IS NOT NULL", "drop", "completeness"),
             # event time behind the newest event its cookie had already delivered by more than the
@@ -399,7 +401,7 @@ _TABLES: list[TableSpec] = [
               "order_ts:timestamp", "order_date:date", "channel", "quantity:int64", "unit_price:float64",
               "amount:float64", "currency", "returned_amount:float64", "is_returned:bool",
               Column("product_known", "bool", description="The product is in the catalog (gold.dim_product).")),
-        primary_key=("order_id", "line_no"),
+        primary_key=("order_id", "line_no"), hot=True,
         inputs=("silver.orders", "silver.identity_map", "silver.returns", "silver.products"),
         expectations=(
             Expectation("amount_positive", "amount > 0", "fail"),

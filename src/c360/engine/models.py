@@ -10,7 +10,7 @@ from c360 import catalog
 from c360.analytics.sentiment import FUNCTIONS as ANALYTICS_FUNCTIONS
 from c360.catalog import TableSpec
 from c360.config import AnalyticsConfig
-from c360.engine.base import Engine, LakeTableRef
+from c360.engine.base import MODEL_DIALECT, Engine, LakeTableRef
 from c360.lake.rules import expand
 from c360.lake.standardise import FUNCTIONS
 from c360.lake.store import Lake
@@ -25,7 +25,10 @@ def register_table(engine: Engine, lake: Lake, table_id: str) -> None:
     """Make a lake table queryable under its SQL name (``layer_name``); one not written yet is an
     empty table of its declared schema (an empty source is still a valid input)."""
     spec = catalog.get(table_id)
-    if lake.exists(table_id):
+    hot = lake.hot(table_id) if engine.dialect == MODEL_DIALECT else None
+    if hot is not None:
+        engine.register(spec.sql_name, hot)
+    elif lake.exists(table_id):
         engine.register(spec.sql_name, LakeTableRef(lake.uri(table_id), lake.storage_options))
     else:
         engine.register(spec.sql_name, spec.schema().empty_table())

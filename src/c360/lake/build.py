@@ -68,6 +68,7 @@ def write_checked(ctx: Any, table_id: str, rec: StageRecord, result: pa.Table) -
             ctx.lake.add_versions(table_id, kept, keys=spec.history_key, metadata=meta)
     else:
         ctx.lake.overwrite(table_id, kept, metadata=meta)
+        ctx.lake.remember(table_id, kept)
     main = spec.inputs[0] if spec.inputs else None
     if main and main.startswith("bronze.") and not spec.history_key:
         # a silver model keeps one row per key of its main bronze input: say how many it folded

@@ -47,6 +47,18 @@ class Lake:
         # Bronze stages run in threads and share the ops tables (audit, quarantine, ledger):
         # their writes are serialised, as a MERGE that races another commit would fail it.
         self._ops_lock = threading.RLock()
+        # This run's writes of tables many models read (catalog ``hot``), kept as Arrow: scanning
+        # an in-memory table costs DuckDB a fraction of decoding its Parquet files again.
+        self._hot: dict[str, pa.Table] = {}
+
+    def remember(self, table_id: str, data: pa.Table) -> None:
+        """Keep what was just written to a ``hot`` table for the rest of the run."""
+        if catalog.get(table_id).hot:
+            self._hot[table_id] = data
+
+    def hot(self, table_id: str) -> pa.Table | None:
+        """The in-memory copy of a ``hot`` table written in this run, if any."""
+        return self._hot.get(table_id)
 
     @property
     def is_remote(self) -> bool:
