@@ -423,6 +423,8 @@ _TABLES: list[TableSpec] = [
         "dim_store", "gold",
         _cols("store_id", "name", "city", "country", "opened_date:date", "salespeople:int64"),
         primary_key=("store_id",), inputs=("silver.stores", "silver.salespeople"),
+        expectations=(Expectation("country_iso2", "country IS NOT NULL", "warn"),
+                      Expectation("has_team", "salespeople > 0", "warn", "completeness")),
         description="Store dimension, with the size of its sales team.",
     ),
     TableSpec(
@@ -430,6 +432,7 @@ _TABLES: list[TableSpec] = [
         _cols("salesperson_id", "store_id", "first_name:string:pii.direct", "last_name:string:pii.direct",
               "email:string:pii.direct", "hired_date:date"),
         primary_key=("salesperson_id",), inputs=("silver.salespeople",),
+        expectations=(Expectation("has_store", "store_id IS NOT NULL", "warn", "completeness"),),
         description="Salesperson dimension.",
     ),
     TableSpec(
@@ -438,6 +441,9 @@ _TABLES: list[TableSpec] = [
               Column("day_of_week", "int32", description="ISO: 1 = Monday … 7 = Sunday."), "is_weekend:bool",
               Column("year_month", description="yyyy-mm.")),
         primary_key=("date_key",), inputs=("silver.orders",),
+        expectations=(Expectation("key_is_date", "date_key = year * 10000 + month * 100 + day", "fail",
+                                  "consistency"),
+                      Expectation("iso_weekday", "day_of_week BETWEEN 1 AND 7", "fail")),
         description="Every calendar day from the first to the last order.",
     ),
     TableSpec(

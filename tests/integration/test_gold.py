@@ -499,3 +499,14 @@ def test_classic_questions_answer_from_gold(gold: tuple[Settings, Lake]) -> None
     for c, g in per_order.groupby("country"):
         exact = Decimal(int(g["cents"].sum())) / len(g)
         assert aov[c] == pytest.approx(float(exact.quantize(Decimal(1), ROUND_HALF_UP) / 100)), c
+
+
+def test_product_store_and_salesperson_dimensions(gold: tuple[Settings, Lake]) -> None:
+    lake = gold[1]
+    products = frame(lake, "gold.dim_product").set_index("product_id")
+    assert {p: (r["category"], r["price"]) for p, r in products.iterrows()} == {p: (c, pr) for p, c, pr in PRODUCTS}
+    stores = frame(lake, "gold.dim_store").set_index("store_id")
+    team = frame(lake, "silver.salespeople").groupby("store_id").size()
+    assert stores["salespeople"].to_dict() == team.to_dict() == {"ST1": 2}
+    people = frame(lake, "gold.dim_salesperson")
+    assert sorted(people["salesperson_id"]) == ["SP1", "SP2"] and set(people["store_id"]) == {"ST1"}

@@ -34,18 +34,21 @@ popular AS (
     SELECT product_id, row_number() OVER (ORDER BY count(DISTINCT order_id) DESC, product_id) AS pop_rank
     FROM gold_fact_sales WHERE product_known GROUP BY product_id
 ),
-baseline AS (
-    SELECT person_id, product_id FROM (
-        SELECT j.person_id, p.product_id,
-               row_number() OVER (PARTITION BY j.person_id ORDER BY p.pop_rank) AS rank
-        FROM judged AS j
-        CROSS JOIN (SELECT * FROM popular WHERE pop_rank <= {reach}) AS p
-        LEFT JOIN train AS t ON t.person_id = j.person_id AND t.product_id = p.product_id
-        WHERE t.product_id IS NULL
-    ) AS b WHERE rank <= {k}
+-- the baseline lists the popular products a buyer does not own: a new product is in their top k
+-- when its popularity rank minus the owned products ranked above it is at most k (no buyer ×
+-- product cross join: at M that is hundreds of millions of rows)
+baseline_hits AS (
+    SELECT DISTINCT person_id FROM (
+        SELECT f.person_id, f.product_id
+        FROM fresh AS f
+        JOIN popular AS p ON p.product_id = f.product_id
+        LEFT JOIN (SELECT t.person_id, q.pop_rank FROM train AS t JOIN popular AS q USING (product_id)) AS o
+            ON o.person_id = f.person_id AND o.pop_rank < p.pop_rank
+        GROUP BY f.person_id, f.product_id, p.pop_rank
+        HAVING p.pop_rank - count(o.pop_rank) <= {k}
+    ) AS h
 ),
-model_hits AS (SELECT DISTINCT r.person_id FROM recs AS r JOIN fresh AS f USING (person_id, product_id)),
-baseline_hits AS (SELECT DISTINCT b.person_id FROM baseline AS b JOIN fresh AS f USING (person_id, product_id))
+model_hits AS (SELECT DISTINCT r.person_id FROM recs AS r JOIN fresh AS f USING (person_id, product_id))
 SELECT (SELECT count(*) FROM judged) AS persons,
        (SELECT count(*) FROM model_hits) AS model_hits,
        (SELECT count(*) FROM baseline_hits) AS baseline_hits,
@@ -69,7 +72,7 @@ def evaluate(lake: Lake, holdout_days: int = 60, k: int = 10) -> dict[str, Any]:
         engine.register("holdout", facts.filter(pc.invert(before)))
         engine.register("c360_params", model_params(AnalyticsConfig(recommendations=k)))
         engine.register("recs", engine.sql(model_sql(spec)))
-        row = engine.sql(_EVAL_SQL.format(k=k, reach=k + 500)).to_pylist()[0]
+        row = engine.sql(_EVAL_SQL.format(k=k)).to_pylist()[0]
     finally:
         engine.close()
     n = row["persons"]
