@@ -121,10 +121,11 @@ def build_churn_risk(ctx: Any, table_id: str, rec: Any) -> None:
     """gold.churn_risk: fit, test and score (see the module docstring); the report goes to the audit."""
     from c360.engine.models import register_inputs
     from c360.lake.build import write_checked
+    from c360.lake.gold import last_order_day
 
     spec = catalog.get(table_id)
     register_inputs(ctx.engine, ctx.lake, spec)
-    last = ctx.engine.sql("SELECT max(order_date) AS d FROM gold_fact_sales").column("d")[0].as_py()
+    last = last_order_day(ctx.engine)
     if last is None:
         write_checked(ctx, table_id, rec, spec.schema().empty_table())
         return

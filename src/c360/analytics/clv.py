@@ -42,6 +42,10 @@ class BgNbd:
         num = 1 - ((al + big_t) / (al + big_t + t)) ** (r + x) * hyp
         return head * num * self.p_alive(x, t_x, big_t)
 
+    def params(self) -> dict[str, float]:
+        """The fitted parameters by name."""
+        return {"r": self.r, "alpha": self.alpha, "a": self.a, "b": self.b}
+
     def p_alive(self, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> np.ndarray:
         """P(the customer is still active at T | x, t_x, T)."""
         r, al, a, b = self.r, self.alpha, self.a, self.b
@@ -188,6 +192,11 @@ def summarise(transactions: pa.Table, customer: str, date: str, amount: str, cal
         con.close()
 
 
+def _floats(summary: pa.Table, *names: str) -> list[np.ndarray]:
+    """Columns of a ``summarise`` table as float arrays (nulls become NaN)."""
+    return [summary.column(n).to_numpy(zero_copy_only=False).astype(float) for n in names]
+
+
 def fit_transactions(transactions: pa.Table, customer: str, date: str, amount: str,
                      calibration_end: str | None = None, unit: str = "week", months: int = 12,
                      annual_discount: float = 0.1) -> tuple[dict[str, object], pa.Table]:
@@ -195,13 +204,13 @@ def fit_transactions(transactions: pa.Table, customer: str, date: str, amount: s
     dict) and per customer its summary (``summarise``, holdout purchases included) with P(alive),
     expected purchases over ``months``, expected purchase value and discounted CLV."""
     s = summarise(transactions, customer, date, amount, calibration_end, unit)
-    x, t_x, big_t = (s.column(c).to_numpy(zero_copy_only=False).astype(float) for c in ("x", "t_x", "T"))
-    m = np.nan_to_num(s.column("m").to_numpy(zero_copy_only=False).astype(float), nan=0.0)
+    x, t_x, big_t, m = _floats(s, "x", "t_x", "T", "m")
+    m = np.nan_to_num(m, nan=0.0)
     bg = fit_bgnbd(x, t_x, big_t)
     gg = fit_gamma_gamma(x, m)
     per_month = (365.25 / 12) / UNITS[unit]
     result: dict[str, object] = {
-        "bgnbd": {"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b},
+        "bgnbd": bg.params(),
         "gamma_gamma": {"p": gg.p, "q": gg.q, "v": gg.v},
         "log_likelihood": {"bgnbd": bg.log_likelihood, "gamma_gamma": gg.log_likelihood},
         "customers": s.num_rows, "customers_with_repeats": int((x > 0).sum()),
@@ -224,8 +233,7 @@ def validate_holdout(transactions: pa.Table, customer: str, date: str, amount: s
     (up to the last transaction day); customers are ranked by prediction into ``groups`` deciles,
     and each decile's predicted and actual purchases are compared (Fader, Hardie & Lee's check)."""
     s = summarise(transactions, customer, date, amount, calibration_end, unit)
-    x, t_x, big_t = (s.column(c).to_numpy(zero_copy_only=False).astype(float) for c in ("x", "t_x", "T"))
-    actual = s.column("holdout_x").to_numpy(zero_copy_only=False).astype(float)
+    x, t_x, big_t, actual = _floats(s, "x", "t_x", "T", "holdout_x")
     last = max(d for d in transactions.column(date).to_pylist() if d is not None)
     last_day = last.date() if hasattr(last, "date") else last
     length = (last_day - date_type.fromisoformat(calibration_end)).days / UNITS[unit]
@@ -239,7 +247,7 @@ def validate_holdout(transactions: pa.Table, customer: str, date: str, amount: s
                          "actual": round(float(actual[idx].mean()), 4)})
     total_p, total_a = float(predicted.sum()), float(actual.sum())
     return {"calibration_end": calibration_end, "holdout_units": round(length, 3), "time_unit": unit,
-            "customers": s.num_rows, "bgnbd": {"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b},
+            "customers": s.num_rows, "bgnbd": bg.params(),
             "predicted_total": round(total_p, 1), "actual_total": round(total_a, 1),
             "total_error_pct": round(100 * (total_p - total_a) / total_a, 2) if total_a else None,
             "deciles": rows}
@@ -265,16 +273,17 @@ def build_customer_clv(ctx: Any, table_id: str, rec: Any) -> None:
     values are gross (what was paid); historical CLV is net of returns."""
     from c360.engine.models import register_inputs
     from c360.lake.build import write_checked
+    from c360.lake.gold import last_order_day
 
     a = ctx.settings.analytics
     spec = catalog.get(table_id)
     register_inputs(ctx.engine, ctx.lake, spec)
-    purchases = ctx.engine.sql(_PURCHASES_SQL)
-    if purchases.num_rows == 0:
+    # the calibration ends on the last order day of all sales (as RFM and churn count days to it)
+    as_of = last_order_day(ctx.engine)
+    purchases = ctx.engine.sql(_PURCHASES_SQL) if as_of is not None else None
+    if purchases is None or purchases.num_rows == 0:
         write_checked(ctx, table_id, rec, spec.schema().empty_table())
         return
-    # the calibration ends on the last order day of all sales (as RFM and churn count days to it)
-    as_of = ctx.engine.sql("SELECT max(order_date) AS d FROM gold_fact_sales").column("d")[0].as_py()
     params, pred = fit_transactions(purchases, "person_id", "order_date", "amount", calibration_end=as_of.isoformat(),
                                     unit=a.clv_time_unit, months=a.clv_months,
                                     annual_discount=a.clv_annual_discount)

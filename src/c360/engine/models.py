@@ -44,7 +44,7 @@ def model_params(analytics: AnalyticsConfig | None = None) -> pa.Table:
     """The settings models read, as the one-row table ``c360_params`` (e.g. how many
     recommendations to keep): the SQL stays static and the same on every engine."""
     a = analytics or AnalyticsConfig()
-    return pa.table({"recommendations": [a.recommendations], "churn_horizon_days": [a.churn_horizon_days]})
+    return pa.table({"recommendations": [a.recommendations]})
 
 
 def run_model(engine: Engine, lake: Lake, spec: TableSpec, extra: dict[str, pa.Table] | None = None,

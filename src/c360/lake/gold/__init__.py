@@ -1,6 +1,11 @@
 """Gold: business-level tables. One ``<table>.sql`` model per table, except the tables an analytics
 module fits a model for (their spec says ``built_by="analytics"``)."""
 
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
 # Build order: a table starts once the tables it reads are built, the first ready one in this
 # order first: the fact table everything reads, then the slow ones (recommendations, the golden
 # record, CLV, churn) so that the build threads finish together.
@@ -10,3 +15,10 @@ GOLD_TABLES = (
     "gold.dim_date", "gold.cx_summary", "gold.cx_daily", "gold.sales_team_monthly", "gold.daily_report",
     "gold.monthly_report", "gold.coupon_offers", "gold.customer_360",
 )
+
+
+def last_order_day(engine: Any) -> date | None:
+    """The as-of day of gold's analytics: the last order day in gold.fact_sales (registered on
+    ``engine``), not today, so a re-run on the same data gives the same gold; None without sales.
+    The SQL models (RFM, customer_360) compute the same day inline."""
+    return engine.sql("SELECT max(order_date) AS d FROM gold_fact_sales").column("d")[0].as_py()
