@@ -535,7 +535,7 @@ _TABLES: list[TableSpec] = [
         "recommendations", "gold",
         _cols("person_id", "rank:int32", "product_id", "score:float64",
               Column("because_of", description="The owned product that contributes most to the score.")),
-        primary_key=("person_id", "rank"), inputs=("gold.fact_sales",),
+        primary_key=("person_id", "rank"), inputs=("gold.fact_sales",), built_by="analytics",
         expectations=(Expectation("score_positive", "score > 0", "fail"),),
         description="Next-best products per buyer (analytics.recommendations of them): item-item "
                     "co-occurrence in orders, scored from the buyer's recent products, never one they own.",

@@ -18,6 +18,7 @@ from typing import Any
 from c360 import catalog
 from c360.analytics.churn import build_churn_risk
 from c360.analytics.clv import build_customer_clv
+from c360.analytics.recommend import build_recommendations
 from c360.config import Settings
 from c360.engine import Engine, create_engine
 from c360.errors import C360Error
@@ -41,6 +42,7 @@ BUILDERS: dict[str, Callable[[Any, str, StageRecord], None]] = {
     "silver.identity_map": lambda ctx, _table_id, rec: build_identity(ctx, rec),
     "gold.customer_clv": build_customer_clv,
     "gold.churn_risk": build_churn_risk,
+    "gold.recommendations": build_recommendations,
     "gold.daily_report": build_and_export,
     "gold.monthly_report": build_and_export,
 }
