@@ -32,8 +32,19 @@ class DuckDBEngine(Engine):
         self._keep: dict[str, object] = {}
 
     def register(self, name: str, data: pa.Table | LakeTableRef) -> None:
+        if name in self._keep:
+            self.con.unregister(name)
+            del self._keep[name]
         if isinstance(data, LakeTableRef):
-            data = delta_dataset(DeltaTable(data.uri, storage_options=data.storage_options), data.storage_options)
+            dt = DeltaTable(data.uri, storage_options=data.storage_options)
+            files = _plain_parquet_files(dt, data.storage_options)
+            if files:
+                # DuckDB's own Parquet reader: ~1.5-2x the Arrow dataset scan on 18M rows
+                # (docs/decisions/0004); union_by_name fills columns older files lack.
+                self.con.execute(f"CREATE OR REPLACE TEMP VIEW {_ident(name)} AS SELECT * FROM "
+                                 f"read_parquet({_sql_list(files)}, union_by_name = true)")
+                return
+            data = delta_dataset(dt, data.storage_options)
         self._keep[name] = data  # the connection holds only a reference
         self.con.register(name, data)
 
@@ -49,3 +60,26 @@ class DuckDBEngine(Engine):
 
     def close(self) -> None:
         self.con.close()
+
+
+def _plain_parquet_files(dt: DeltaTable, storage_options: dict[str, str] | None) -> list[str]:
+    """The local data files of a Delta table that DuckDB can read as plain Parquet (every row of
+    every file is live: no deletion vectors, no column mapping, no partition columns outside the
+    files); empty when it can't (an S3 lake: DuckDB's httpfs can't be loaded offline)."""
+    if storage_options or ("://" in dt.table_uri and not dt.table_uri.startswith("file://")):
+        return []
+    protocol = dt.protocol()
+    features = set(protocol.reader_features or ())
+    if protocol.min_reader_version >= 2 and (protocol.min_reader_version == 2 or features - {"timestampNtz"}):
+        return []
+    if dt.metadata().partition_columns:
+        return []
+    return [f.removeprefix("file://") for f in dt.file_uris()]
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_list(values: list[str]) -> str:
+    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
