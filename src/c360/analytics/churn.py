@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.pipeline import make_pipeline
@@ -36,14 +37,20 @@ HIGH, MEDIUM = 0.7, 0.4
 MIN_TRAIN = 20  # buyers in the training window below which no model is fitted
 
 
-def features(engine: Engine, cutoff: date, horizon: int) -> pa.Table:
-    """Every buyer's features as of ``cutoff`` and whether they bought nothing in the next
-    ``horizon`` days (the model's inputs must already be registered on ``engine``)."""
-    engine.register("c360_cutoff", pa.table({"cutoff": pa.array([cutoff], pa.date32()),
-                                             "horizon": pa.array([horizon], pa.int64())}))
+def features(engine: Engine, cutoffs: list[date], horizon: int) -> dict[date, pa.Table]:
+    """Every buyer's features as of each cutoff and whether they bought nothing in the next
+    ``horizon`` days, computed in one query for all cutoffs (the model's inputs must already be
+    registered on ``engine``)."""
+    engine.register("c360_cutoff", pa.table({"cutoff": pa.array(cutoffs, pa.date32()),
+                                             "horizon": pa.array([horizon] * len(cutoffs), pa.int64())}))
     sql = resources.files("c360.analytics").joinpath("churn_features.sql").read_text()
-    # in person order: engines return rows in any order, and the fit must not depend on it
-    return engine.sql(expand(sql)).sort_by("person_id")
+    rows = engine.sql(expand(sql))
+    out = {}
+    for cutoff in cutoffs:
+        at = rows.filter(pc.equal(rows.column("cutoff"), pa.scalar(cutoff, pa.date32())))
+        # in person order: engines return rows in any order, and the fit must not depend on it
+        out[cutoff] = at.drop_columns(["cutoff"]).sort_by("person_id")
+    return out
 
 
 def matrix(t: pa.Table, rating_fill: float) -> np.ndarray:
@@ -79,9 +86,8 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
 def fit_and_score(engine: Engine, as_of: date, horizon: int) -> tuple[pa.Table, dict[str, Any]]:
     """Train, test and score as the module docstring says; returns the scored buyers and the
     model report (AUC, Brier, calibration, coefficients, row counts)."""
-    train = features(engine, as_of - timedelta(days=2 * horizon), horizon)
-    test = features(engine, as_of - timedelta(days=horizon), horizon)
-    now = features(engine, as_of, horizon)
+    cutoffs = [as_of - timedelta(days=2 * horizon), as_of - timedelta(days=horizon), as_of]
+    train, test, now = features(engine, cutoffs, horizon).values()
     report: dict[str, Any] = {"as_of": as_of.isoformat(), "horizon_days": horizon,
                               "train_rows": train.num_rows, "test_rows": test.num_rows}
     y_train = np.asarray(train.column("churned").to_pylist(), dtype=bool)

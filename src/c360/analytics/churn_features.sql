@@ -1,64 +1,69 @@
--- Churn features of every buyer as of a cutoff day (c360_cutoff: cutoff, horizon), and the label:
--- churned = no order in the horizon days after the cutoff. Only what was known on the cutoff day
--- is used (orders, returns, sessions, feedback up to it), so a model trained on an earlier cutoff
--- is tested honestly on a later one.
-WITH k AS (
-    SELECT cutoff, horizon FROM c360_cutoff
-),
-hist AS (
-    SELECT f.* FROM gold_fact_sales AS f CROSS JOIN k
-    WHERE f.person_id IS NOT NULL AND f.order_date <= k.cutoff
+-- Churn features of every buyer as of each cutoff day (c360_cutoff: one row per cutoff, with the
+-- horizon), and the label: churned = no order in the horizon days after the cutoff. Only what was
+-- known on the cutoff day is used (orders, returns, sessions, feedback up to it), so a model
+-- trained on an earlier cutoff is tested honestly on a later one.
+-- One pass for all cutoffs: each source is first reduced to the grain the features need (a
+-- person's orders, returns, sessions per day, ratings), then joined to the few cutoffs.
+WITH orders AS (
+    -- an order has one day: orders per person are counted without DISTINCT below
+    SELECT person_id, order_id, min(order_date) AS order_date,
+           sum(CAST(round(amount * 100) AS BIGINT)) AS cents
+    FROM gold_fact_sales
+    WHERE person_id IS NOT NULL
+    GROUP BY person_id, order_id
 ),
 buyers AS (
-    SELECT person_id, min(order_date) AS first_date, max(order_date) AS last_date,
-           count(DISTINCT order_id) AS frequency,
-           sum(CAST(round(amount * 100) AS BIGINT)) / 100 AS monetary
-    FROM hist GROUP BY person_id
+    SELECT k.cutoff, o.person_id,
+           min(CASE WHEN o.order_date <= k.cutoff THEN o.order_date END) AS first_date,
+           max(CASE WHEN o.order_date <= k.cutoff THEN o.order_date END) AS last_date,
+           count(CASE WHEN o.order_date <= k.cutoff THEN 1 END) AS frequency,
+           sum(CASE WHEN o.order_date <= k.cutoff THEN o.cents END) / 100 AS monetary,
+           count(CASE WHEN o.order_date > k.cutoff AND date_diff('day', k.cutoff, o.order_date) <= k.horizon
+                      THEN 1 END) AS future_orders
+    FROM orders AS o CROSS JOIN c360_cutoff AS k
+    GROUP BY k.cutoff, o.person_id
 ),
 returned AS (
-    SELECT h.person_id, count(*) AS returns
+    SELECT k.cutoff, f.person_id, count(*) AS returns
     FROM silver_returns AS r
-    JOIN hist AS h ON h.order_id = r.order_id AND h.line_no = r.line_no
-    CROSS JOIN k
-    WHERE CAST(r.returned_at AS DATE) <= k.cutoff
-    GROUP BY h.person_id
+    JOIN gold_fact_sales AS f ON f.order_id = r.order_id AND f.line_no = r.line_no
+    CROSS JOIN c360_cutoff AS k
+    WHERE f.person_id IS NOT NULL AND f.order_date <= k.cutoff AND CAST(r.returned_at AS DATE) <= k.cutoff
+    GROUP BY k.cutoff, f.person_id
 ),
-future AS (
-    SELECT DISTINCT f.person_id FROM gold_fact_sales AS f CROSS JOIN k
-    WHERE f.person_id IS NOT NULL AND f.order_date > k.cutoff
-      AND date_diff('day', k.cutoff, f.order_date) <= k.horizon
-),
-web AS (
-    SELECT coalesce(c.person_id, w.person_id) AS person_id, count(DISTINCT e.session_id) AS sessions
+session_days AS (
+    SELECT DISTINCT coalesce(c.person_id, w.person_id) AS person_id, e.session_id, CAST(e.event_ts AS DATE) AS day
     FROM silver_web_events AS e
-    CROSS JOIN k
     LEFT JOIN {{ persons_by(crm) }} AS c ON c.customer_id = e.customer_id
     LEFT JOIN {{ persons_by(web) }} AS w ON w.cookie_id = e.cookie_id
-    WHERE CAST(e.event_ts AS DATE) <= k.cutoff AND date_diff('day', CAST(e.event_ts AS DATE), k.cutoff) < 90
-    GROUP BY coalesce(c.person_id, w.person_id)
+),
+web AS (
+    SELECT k.cutoff, s.person_id, count(DISTINCT s.session_id) AS sessions
+    FROM session_days AS s CROSS JOIN c360_cutoff AS k
+    WHERE s.person_id IS NOT NULL AND s.day <= k.cutoff AND date_diff('day', s.day, k.cutoff) < 90
+    GROUP BY k.cutoff, s.person_id
 ),
 rated AS (
-    SELECT i.person_id, avg(f.rating) AS avg_rating
+    SELECT k.cutoff, i.person_id, avg(f.rating) AS avg_rating
     FROM silver_feedback AS f
     JOIN {{ persons_by(crm) }} AS i ON i.customer_id = f.customer_id
-    CROSS JOIN k
+    CROSS JOIN c360_cutoff AS k
     WHERE CAST(f.submitted_at AS DATE) <= k.cutoff
-    GROUP BY i.person_id
+    GROUP BY k.cutoff, i.person_id
 )
 SELECT
+    b.cutoff,
     b.person_id,
-    date_diff('day', b.last_date, k.cutoff) AS recency_days,
+    date_diff('day', b.last_date, b.cutoff) AS recency_days,
     b.frequency,
     b.monetary,
-    date_diff('day', b.first_date, k.cutoff) AS tenure_days,
+    date_diff('day', b.first_date, b.cutoff) AS tenure_days,
     coalesce(w.sessions, 0) AS sessions_90d,
     coalesce(r.returns, 0) AS returns,
     rt.avg_rating,
-    u.person_id IS NULL AS churned
+    b.future_orders = 0 AS churned
 FROM buyers AS b
-CROSS JOIN k
-LEFT JOIN returned AS r ON r.person_id = b.person_id
-LEFT JOIN future AS u ON u.person_id = b.person_id
-LEFT JOIN web AS w ON w.person_id = b.person_id
-LEFT JOIN rated AS rt ON rt.person_id = b.person_id
-
+LEFT JOIN returned AS r ON r.cutoff = b.cutoff AND r.person_id = b.person_id
+LEFT JOIN web AS w ON w.cutoff = b.cutoff AND w.person_id = b.person_id
+LEFT JOIN rated AS rt ON rt.cutoff = b.cutoff AND rt.person_id = b.person_id
+WHERE b.frequency > 0

@@ -32,9 +32,10 @@ class DuckDBEngine(Engine):
         self._keep: dict[str, object] = {}
 
     def register(self, name: str, data: pa.Table | LakeTableRef) -> None:
-        if name in self._keep:
+        # a name registered again replaces what it was (an Arrow object or a Parquet view)
+        if self._keep.pop(name, None) is not None:
             self.con.unregister(name)
-            del self._keep[name]
+        self.con.execute(f"DROP VIEW IF EXISTS {_ident(name)}")
         if isinstance(data, LakeTableRef):
             dt = DeltaTable(data.uri, storage_options=data.storage_options)
             files = _plain_parquet_files(dt, data.storage_options)
