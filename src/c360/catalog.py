@@ -413,6 +413,25 @@ _TABLES: list[TableSpec] = [
                     "dimension: customer, product, store, salesperson, date.",
     ),
     TableSpec(
+        "fact_orders", "gold",
+        _cols("order_id",
+              Column("person_id", description="The buyer (null for an orphan order, as in gold.fact_sales)."),
+              "customer_id:int64", "order_ts:timestamp", "order_date:date",
+              Column("date_key", "int32", description="yyyymmdd, joins gold.dim_date."),
+              "channel", "store_id", "salesperson_id",
+              Column("lines", "int64", description="Order lines."), "units:int64",
+              Column("amount", "float64", description="Sum of the lines' amounts (summed in cents)."),
+              "returned_amount:float64", "returned_lines:int64"),
+        primary_key=("order_id",), hot=True, inputs=("gold.fact_sales",),
+        expectations=(
+            Expectation("amount_positive", "amount > 0", "fail"),
+            Expectation("person_known", "person_id IS NOT NULL", "warn", "completeness"),
+            Expectation("returns_within_amount", "returned_amount <= amount + 0.005", "warn", "consistency"),
+        ),
+        description="Orders (the order header): one row per order with its buyer, day and channel and its "
+                    "lines, units, amount and returns summed from gold.fact_sales.",
+    ),
+    TableSpec(
         "dim_product", "gold",
         _cols("product_id", "name", "category", "price:float64", "supplier", "is_deleted:bool"),
         primary_key=("product_id",), inputs=("silver.products",),
@@ -480,7 +499,7 @@ _TABLES: list[TableSpec] = [
               Column("rfm_cell", description="r, f and m scores as three digits, e.g. 545."),
               Column("segment", description="Champions, Loyal, Potential Loyalist, New Customers, Promising, "
                      "Need Attention, About To Sleep, At Risk, Cannot Lose Them, Hibernating, Lost.")),
-        primary_key=("person_id",), inputs=("gold.fact_sales",),
+        primary_key=("person_id",), inputs=("gold.fact_orders",),
         expectations=(
             Expectation("scores_1_to_5", "r_score BETWEEN 1 AND 5 AND f_score BETWEEN 1 AND 5 AND "
                         "m_score BETWEEN 1 AND 5", "fail"),
@@ -502,7 +521,7 @@ _TABLES: list[TableSpec] = [
               Column("expected_value", "float64", description="Expected spend per purchase (Gamma-Gamma)."),
               Column("predicted_clv", "float64", description="Discounted spend expected over "
                      "analytics.clv_months (BG/NBD × Gamma-Gamma).")),
-        primary_key=("person_id",), inputs=("gold.fact_sales",), built_by="analytics",
+        primary_key=("person_id",), inputs=("gold.fact_orders",), built_by="analytics",
         expectations=(
             Expectation("p_alive_0_to_1", "p_alive BETWEEN 0 AND 1", "fail"),
             Expectation("predicted_clv_not_negative", "predicted_clv >= 0", "fail"),
@@ -520,8 +539,9 @@ _TABLES: list[TableSpec] = [
               Column("churn_risk", description="high (≥ 0.7), medium (≥ 0.4), low, or unknown when the history "
                      "was too short to fit the model (the audit says why)."),
               Column("main_driver", description="The feature pushing the probability up the most.")),
-        primary_key=("person_id",), inputs=("gold.fact_sales", "silver.web_events", "silver.identity_map",
-                                            "silver.feedback", "silver.returns"),
+        primary_key=("person_id",),
+        inputs=("gold.fact_orders", "gold.fact_sales", "silver.web_events", "silver.identity_map", "silver.feedback",
+                "silver.returns"),
         built_by="analytics",
         expectations=(
             Expectation("probability_0_to_1", "churn_probability IS NULL OR churn_probability BETWEEN 0 AND 1",
@@ -573,7 +593,7 @@ _TABLES: list[TableSpec] = [
               "predicted_clv:float64", "p_alive:float64", "segment", "churn_probability:float64", "churn_risk",
               Column("next_best_products", description="The top recommendations, comma-separated.")),
         primary_key=("person_id",),
-        inputs=("gold.dim_customer", "gold.fact_sales", "gold.dim_product", "silver.web_events",
+        inputs=("gold.dim_customer", "gold.fact_orders", "gold.fact_sales", "gold.dim_product", "silver.web_events",
                 "silver.identity_map", "silver.feedback", "silver.surveys", "gold.sentiment", "gold.customer_clv",
                 "gold.customer_rfm", "gold.churn_risk", "gold.recommendations"),
         expectations=(
@@ -638,7 +658,7 @@ _TABLES: list[TableSpec] = [
         _cols("date:date", "orders:int64", "customers:int64", "new_customers:int64", "units:int64",
               "revenue:float64", "returns:float64", "net_revenue:float64", "avg_order_value:float64",
               "sessions:int64", "responses:int64", "avg_csat:float64", "nps:float64"),
-        primary_key=("date",), inputs=("gold.fact_sales", "silver.web_events", "silver.surveys"),
+        primary_key=("date",), inputs=("gold.fact_orders", "silver.web_events", "silver.surveys"),
         expectations=(Expectation("net_within_revenue", "net_revenue <= revenue + 0.005", "fail", "consistency"),),
         description="The day's sales, customers, traffic and CX; exported as Parquet and CSV by month.",
     ),
@@ -648,7 +668,7 @@ _TABLES: list[TableSpec] = [
               "revenue:float64", "returns:float64", "net_revenue:float64", "avg_order_value:float64",
               Column("revenue_growth_pct", "float64", description="Against the previous month."),
               "sessions:int64", "responses:int64", "avg_csat:float64", "nps:float64"),
-        primary_key=("month",), inputs=("gold.fact_sales", "silver.web_events", "silver.surveys"),
+        primary_key=("month",), inputs=("gold.fact_orders", "silver.web_events", "silver.surveys"),
         expectations=(Expectation("net_within_revenue", "net_revenue <= revenue + 0.005", "fail", "consistency"),),
         description="The month's sales, customers, traffic and CX; exported as Parquet and CSV by year.",
     ),

@@ -75,6 +75,7 @@ ORDERS = [
     ("O4", 1, 3, None, "2024-03-20T11:00:00", "B", 1, 5.0, "store", "ST1", "SP2"),
     ("O4", 2, 3, None, "2024-03-20T11:00:00", "D", 1, 7.5, "store", "ST1", "SP2"),
     ("O5", 1, None, "guest@g.com", "2024-03-20T20:00:00", "E", 3, 3.33, "web", None, None),
+    ("O5", 2, None, None, "2024-03-20T20:00:00", "E", 1, 3.33, "web", None, None),  # lost the contact: still P3's
     ("O7", 1, 999, None, "2024-03-21T08:00:00", "A", 1, 10.0, "web", None, None),  # orphan: nobody's
 ]
 RETURNS = [("R1", "O3", 2, 1, "2024-03-25T10:00:00", "damaged", 20.0)]
@@ -161,9 +162,10 @@ def frame(lake: Lake, table_id: str) -> pd.DataFrame:
 # ------------------------------------------------------------------ independent computations
 def orders_frame() -> pd.DataFrame:
     person = dict(IDENTITY)
+    contact = {o: e for o, _, _, e, *_ in ORDERS if e}  # an order's contact email, from any of its lines
     rows = []
     for o, n, c, e, t, p, q, u, ch, st, sp in ORDERS:
-        pid = person.get(f"crm:{c}") if c is not None else person.get(f"order:{md5(e)}") if e else None
+        pid = person.get(f"crm:{c}") or (person.get(f"order:{md5(contact[o])}") if o in contact else None)
         ret = sum(a for _, ro, rn, *_rest, a in RETURNS if (ro, rn) == (o, n))
         rows.append({"order_id": o, "line_no": n, "person_id": pid, "ts": ts(t), "day": ts(t).date(), "product": p,
                      "qty": q, "cents": round(q * u * 100), "ret_cents": round(ret * 100), "store": st, "sp": sp,
@@ -184,6 +186,22 @@ def test_fact_sales_keys_every_line_to_its_person(gold: tuple[Settings, Lake]) -
         assert round(g["returned_amount"] * 100) == e["ret_cents"], key
         assert g["date_key"] == int(e["day"].strftime("%Y%m%d")), key
         assert g["product_known"], key
+
+
+def test_fact_orders_sums_each_orders_lines(gold: tuple[Settings, Lake]) -> None:
+    f = frame(gold[1], "gold.fact_orders").set_index("order_id")
+    lines = orders_frame()
+    exp = lines.groupby("order_id").agg(person_id=("person_id", "first"), ts=("ts", "min"), lines=("line_no", "size"),
+                                        units=("qty", "sum"), cents=("cents", "sum"), ret_cents=("ret_cents", "sum"),
+                                        returned_lines=("ret_cents", lambda r: int((r > 0).sum())),
+                                        channel=("channel", "first"))
+    assert sorted(f.index) == sorted(exp.index)
+    for order, e in exp.iterrows():
+        g = f.loc[order]
+        assert nn(g["person_id"]) == nn(e["person_id"]), order
+        assert (g["lines"], g["units"], g["returned_lines"]) == (e["lines"], e["units"], e["returned_lines"]), order
+        assert (round(g["amount"] * 100), round(g["returned_amount"] * 100)) == (e["cents"], e["ret_cents"]), order
+        assert g["order_ts"].to_pydatetime() == e["ts"] and g["channel"] == e["channel"], order
 
 
 def test_dim_customer_survives_by_validity_trust_and_recency(gold: tuple[Settings, Lake]) -> None:

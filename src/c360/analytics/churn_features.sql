@@ -5,12 +5,9 @@
 -- One pass for all cutoffs: each source is first reduced to the grain the features need (a
 -- person's orders, returns, sessions per day, ratings), then joined to the few cutoffs.
 WITH orders AS (
-    -- an order has one day: orders per person are counted without DISTINCT below
-    SELECT person_id, order_id, min(order_date) AS order_date,
-           sum(CAST(round(amount * 100) AS BIGINT)) AS cents
-    FROM gold_fact_sales
+    SELECT person_id, order_date, CAST(round(amount * 100) AS BIGINT) AS cents
+    FROM gold_fact_orders
     WHERE person_id IS NOT NULL
-    GROUP BY person_id, order_id
 ),
 buyers AS (
     SELECT k.cutoff, o.person_id,

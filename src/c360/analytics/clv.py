@@ -256,13 +256,13 @@ def validate_holdout(transactions: pa.Table, customer: str, date: str, amount: s
 # ------------------------------------------------------------------ the gold table
 _PURCHASES_SQL = """
     SELECT person_id, order_date, sum(CAST(round(amount * 100) AS BIGINT)) / 100 AS amount
-    FROM gold_fact_sales WHERE person_id IS NOT NULL
+    FROM gold_fact_orders WHERE person_id IS NOT NULL
     GROUP BY person_id, order_date
 """
 _HISTORY_SQL = """
-    SELECT person_id, count(DISTINCT order_id) AS orders,
+    SELECT person_id, count(*) AS orders,
            sum(CAST(round((amount - returned_amount) * 100) AS BIGINT)) / 100 AS historical_clv
-    FROM gold_fact_sales WHERE person_id IS NOT NULL
+    FROM gold_fact_orders WHERE person_id IS NOT NULL
     GROUP BY person_id
 """
 

@@ -7,18 +7,18 @@ from datetime import date
 from typing import Any
 
 # Build order: a table starts once the tables it reads are built, the first ready one in this
-# order first: the fact table everything reads, then the slow ones (recommendations, the golden
+# order first: the fact tables everything reads, then the slow ones (recommendations, the golden
 # record, CLV, churn) so that the build threads finish together.
 GOLD_TABLES = (
-    "gold.fact_sales", "gold.dim_customer", "gold.recommendations", "gold.customer_clv", "gold.churn_risk",
-    "gold.sentiment", "gold.customer_rfm", "gold.dim_product", "gold.dim_store", "gold.dim_salesperson",
-    "gold.dim_date", "gold.cx_summary", "gold.cx_daily", "gold.sales_team_monthly", "gold.daily_report",
-    "gold.monthly_report", "gold.coupon_offers", "gold.customer_360",
+    "gold.fact_sales", "gold.fact_orders", "gold.dim_customer", "gold.recommendations", "gold.customer_clv",
+    "gold.churn_risk", "gold.sentiment", "gold.customer_rfm", "gold.dim_product", "gold.dim_store",
+    "gold.dim_salesperson", "gold.dim_date", "gold.cx_summary", "gold.cx_daily", "gold.sales_team_monthly",
+    "gold.daily_report", "gold.monthly_report", "gold.coupon_offers", "gold.customer_360",
 )
 
 
 def last_order_day(engine: Any) -> date | None:
-    """The as-of day of gold's analytics: the last order day in gold.fact_sales (registered on
+    """The as-of day of gold's analytics: the last order day in gold.fact_orders (registered on
     ``engine``), not today, so a re-run on the same data gives the same gold; None without sales.
     The SQL models (RFM, customer_360) compute the same day inline."""
-    return engine.sql("SELECT max(order_date) AS d FROM gold_fact_sales").column("d")[0].as_py()
+    return engine.sql("SELECT max(order_date) AS d FROM gold_fact_orders").column("d")[0].as_py()

@@ -4,20 +4,20 @@
 -- which differs between engines and runs, and would make rounded figures (AOV) flip by a cent.
 -- Days are counted to the last order day in the data, like RFM and CLV.
 WITH as_of AS (
-    SELECT max(order_date) AS as_of FROM gold_fact_sales
+    SELECT max(order_date) AS as_of FROM gold_fact_orders
 ),
 purchases AS (
     SELECT
         person_id,
         sum(CAST(round(amount * 100) AS BIGINT)) AS spend_cents,
         sum(CAST(round(returned_amount * 100) AS BIGINT)) AS returned_cents,
-        count(DISTINCT order_id) AS order_count,
+        count(*) AS order_count,
         min(order_ts) AS first_order_at,
         max(order_ts) AS last_order_at,
         min(order_date) AS first_order_date,
         max(order_date) AS last_order_date,
-        count(CASE WHEN is_returned THEN 1 END) AS returned_lines
-    FROM gold_fact_sales
+        sum(returned_lines) AS returned_lines
+    FROM gold_fact_orders
     WHERE person_id IS NOT NULL
     GROUP BY person_id
 ),
@@ -34,8 +34,8 @@ favourite_category AS (
     ) AS c WHERE rn = 1
 ),
 channel_orders AS (
-    SELECT person_id, channel, count(DISTINCT order_id) AS orders
-    FROM gold_fact_sales WHERE person_id IS NOT NULL AND channel IS NOT NULL
+    SELECT person_id, channel, count(*) AS orders
+    FROM gold_fact_orders WHERE person_id IS NOT NULL AND channel IS NOT NULL
     GROUP BY person_id, channel
 ),
 favourite_channel AS (

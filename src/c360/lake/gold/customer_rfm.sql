@@ -5,14 +5,14 @@
 -- (a fixed point: re-running on the same data gives the same scores); fewer days score higher.
 -- Money is summed in integer cents (float sums depend on row order, which differs by engine).
 WITH per_person AS (
-    SELECT person_id, max(order_date) AS last_order_date, count(DISTINCT order_id) AS frequency,
+    SELECT person_id, max(order_date) AS last_order_date, count(*) AS frequency,
            sum(CAST(round((amount - returned_amount) * 100) AS BIGINT)) AS net_cents
-    FROM gold_fact_sales
+    FROM gold_fact_orders
     WHERE person_id IS NOT NULL
     GROUP BY person_id
 ),
 as_of AS (
-    SELECT max(order_date) AS as_of FROM gold_fact_sales
+    SELECT max(order_date) AS as_of FROM gold_fact_orders
 ),
 measured AS (
     SELECT p.person_id, p.last_order_date, date_diff('day', p.last_order_date, a.as_of) AS recency_days,

@@ -2,14 +2,14 @@
 -- net revenue, AOV), web sessions and survey CX. Money in integer cents until the end.
 -- Days come from every source, so a day with sessions but no orders still has its row.
 WITH sales AS (
-    SELECT order_date AS date, count(DISTINCT order_id) AS orders, count(DISTINCT person_id) AS customers,
-           sum(quantity) AS units, sum(CAST(round(amount * 100) AS BIGINT)) AS cents,
+    SELECT order_date AS date, count(*) AS orders, count(DISTINCT person_id) AS customers,
+           sum(units) AS units, sum(CAST(round(amount * 100) AS BIGINT)) AS cents,
            sum(CAST(round(returned_amount * 100) AS BIGINT)) AS returned_cents
-    FROM gold_fact_sales GROUP BY order_date
+    FROM gold_fact_orders GROUP BY order_date
 ),
 firsts AS (
     SELECT first_date AS date, count(*) AS new_customers FROM (
-        SELECT person_id, min(order_date) AS first_date FROM gold_fact_sales
+        SELECT person_id, min(order_date) AS first_date FROM gold_fact_orders
         WHERE person_id IS NOT NULL GROUP BY person_id
     ) AS f GROUP BY first_date
 ),

@@ -1,8 +1,13 @@
 -- gold.fact_sales: one row per order line, keyed to every dimension. The buyer is the person of
 -- the order's CRM customer, or, for an order without a known customer (a guest), the person of
--- its contact email (identity resolution keys that as order:md5(email_key)).
+-- its contact email (identity resolution keys that as order:md5(email_key)). The contact email is
+-- the order's, not the line's: a line that lost it (a mess the sources have) still belongs to the
+-- buyer of its order, so every line of an order has the same person (gold.fact_orders relies on it).
 WITH contacts AS (
     SELECT record_id, person_id FROM silver_identity_map WHERE source = 'order'
+),
+order_contacts AS (
+    SELECT order_id, min(email_key) AS email_key FROM silver_orders WHERE email_key IS NOT NULL GROUP BY order_id
 ),
 returned AS (
     SELECT order_id, line_no, sum(amount) AS returned_amount
@@ -34,6 +39,7 @@ SELECT
     p.product_id IS NOT NULL AS product_known
 FROM silver_orders AS o
 LEFT JOIN {{ persons_by(crm) }} AS c ON o.customer_known AND c.customer_id = o.customer_id
-LEFT JOIN contacts AS g ON o.email_key IS NOT NULL AND g.record_id = md5(o.email_key)
+LEFT JOIN order_contacts AS oc ON oc.order_id = o.order_id
+LEFT JOIN contacts AS g ON g.record_id = md5(oc.email_key)
 LEFT JOIN returned AS r ON r.order_id = o.order_id AND r.line_no = o.line_no
 LEFT JOIN products AS p ON p.product_id = o.product_id

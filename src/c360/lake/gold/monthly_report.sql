@@ -2,15 +2,15 @@
 -- sessions are distinct within the month, not sums of days), with revenue growth against the
 -- previous month that has a row.
 WITH sales AS (
-    SELECT CAST(date_trunc('month', order_date) AS DATE) AS month, count(DISTINCT order_id) AS orders,
-           count(DISTINCT person_id) AS customers, sum(quantity) AS units,
+    SELECT CAST(date_trunc('month', order_date) AS DATE) AS month, count(*) AS orders,
+           count(DISTINCT person_id) AS customers, sum(units) AS units,
            sum(CAST(round(amount * 100) AS BIGINT)) AS cents,
            sum(CAST(round(returned_amount * 100) AS BIGINT)) AS returned_cents
-    FROM gold_fact_sales GROUP BY CAST(date_trunc('month', order_date) AS DATE)
+    FROM gold_fact_orders GROUP BY CAST(date_trunc('month', order_date) AS DATE)
 ),
 firsts AS (
     SELECT CAST(date_trunc('month', first_date) AS DATE) AS month, count(*) AS new_customers FROM (
-        SELECT person_id, min(order_date) AS first_date FROM gold_fact_sales
+        SELECT person_id, min(order_date) AS first_date FROM gold_fact_orders
         WHERE person_id IS NOT NULL GROUP BY person_id
     ) AS f GROUP BY CAST(date_trunc('month', first_date) AS DATE)
 ),
