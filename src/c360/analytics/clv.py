@@ -125,16 +125,34 @@ def gamma_gamma_log_likelihood(params: np.ndarray, x: np.ndarray, m: np.ndarray)
             + (p * x - 1) * np.log(m) + p * x * np.log(x) - (p * x + q) * np.log(v + x * m))
 
 
+def _gamma_gamma_gradient(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """d(summed log-likelihood)/d(p, q, v) of ``gamma_gamma_log_likelihood``."""
+    p, q, v = params
+    px, vxm = p * x, v + x * m
+    return np.array([
+        np.sum(x * (special.digamma(px + q) - special.digamma(px) + np.log(m) + np.log(x) - np.log(vxm))),
+        np.sum(special.digamma(px + q) - special.digamma(q) + np.log(v) - np.log(vxm)),
+        np.sum(q / v - (px + q) / vxm),
+    ])
+
+
 def fit_gamma_gamma(x: np.ndarray, m: np.ndarray) -> GammaGamma:
-    """Maximum-likelihood Gamma-Gamma on customers with x ≥ 1 and a positive mean value."""
+    """Maximum-likelihood Gamma-Gamma on customers with x ≥ 1 and a positive mean value (L-BFGS-B
+    with the analytic gradient: at M a numeric one cost 4x the likelihood evaluations)."""
     x, m = np.asarray(x, dtype=float), np.asarray(m, dtype=float)
     keep = (x >= 1) & (m > 0)
     x, m = x[keep], m[keep]
 
-    def nll(logp: np.ndarray) -> float:
-        return -float(np.sum(gamma_gamma_log_likelihood(np.exp(logp), x, m)))
+    def nll(logp: np.ndarray) -> tuple[float, np.ndarray]:
+        params = np.exp(logp)
+        # parameters are optimised on the log scale: d/d log θ = θ · d/dθ
+        return (-float(np.sum(gamma_gamma_log_likelihood(params, x, m))),
+                -params * _gamma_gamma_gradient(params, x, m))
 
-    res = _minimise(nll, np.log([1.0, 2.0, max(float(np.mean(m)), 1e-3)]))
+    start = np.log([1.0, 2.0, max(float(np.mean(m)), 1e-3)])
+    res = optimize.minimize(nll, start, method="L-BFGS-B", jac=True)
+    if not res.success:
+        res = _minimise(lambda lp: nll(lp)[0], res.x)
     p, q, v = np.exp(res.x)
     return GammaGamma(float(p), float(q), float(v), -float(res.fun))
 
@@ -176,18 +194,26 @@ def summarise(transactions: pa.Table, customer: str, date: str, amount: str, cal
                        sum(CAST(round(CAST(v AS DOUBLE) * 100) AS BIGINT)) AS cents
                 FROM tx WHERE c IS NOT NULL AND d IS NOT NULL GROUP BY ALL
             ),
-            cal AS (SELECT * FROM days WHERE day <= {end}),
-            firsts AS (SELECT customer, min(day) AS first_day, max(day) AS last_day FROM cal GROUP BY customer)
-            SELECT f.customer,
-                   CAST(count(*) - 1 AS DOUBLE) AS x,
-                   date_diff('day', f.first_day, f.last_day) / {UNITS[unit]} AS t_x,
-                   date_diff('day', f.first_day, {end}) / {UNITS[unit]} AS "T",
-                   sum(c.cents) FILTER (WHERE c.day > f.first_day)
-                       / count(*) FILTER (WHERE c.day > f.first_day) / 100 AS m,
-                   (SELECT count(*) FROM days h WHERE h.customer = f.customer AND h.day > {end}) AS holdout_x
-            FROM firsts f JOIN cal c USING (customer)
-            GROUP BY f.customer, f.first_day, f.last_day
-            ORDER BY f.customer""").arrow().read_all()
+            per AS (
+                -- one pass: calibration days (up to the end), the first day's spend, holdout days
+                SELECT customer,
+                       count(*) FILTER (WHERE day <= {end}) AS days,
+                       min(day) FILTER (WHERE day <= {end}) AS first_day,
+                       max(day) FILTER (WHERE day <= {end}) AS last_day,
+                       sum(cents) FILTER (WHERE day <= {end}) AS cents,
+                       arg_min(cents, day) FILTER (WHERE day <= {end}) AS first_cents,
+                       count(*) FILTER (WHERE day > {end}) AS holdout_x
+                FROM days GROUP BY customer
+            )
+            SELECT customer,
+                   CAST(days - 1 AS DOUBLE) AS x,
+                   date_diff('day', first_day, last_day) / {UNITS[unit]} AS t_x,
+                   date_diff('day', first_day, {end}) / {UNITS[unit]} AS "T",
+                   CASE WHEN days > 1 THEN (cents - first_cents) / (days - 1) / 100 END AS m,
+                   holdout_x
+            FROM per
+            WHERE days > 0
+            ORDER BY customer""").arrow().read_all()
     finally:
         con.close()
 
