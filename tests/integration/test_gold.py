@@ -164,7 +164,7 @@ def orders_frame() -> pd.DataFrame:
     person = dict(IDENTITY)
     contact = {o: e for o, _, _, e, *_ in ORDERS if e}  # an order's contact email, from any of its lines
     rows = []
-    for o, n, c, e, t, p, q, u, ch, st, sp in ORDERS:
+    for o, n, c, _e, t, p, q, u, ch, st, sp in ORDERS:
         pid = person.get(f"crm:{c}") or (person.get(f"order:{md5(contact[o])}") if o in contact else None)
         ret = sum(a for _, ro, rn, *_rest, a in RETURNS if (ro, rn) == (o, n))
         rows.append({"order_id": o, "line_no": n, "person_id": pid, "ts": ts(t), "day": ts(t).date(), "product": p,
