@@ -36,25 +36,9 @@ candidates AS (
     JOIN ids AS i ON i.record_key = 'order:' || o.record_id
 ),
 ranked AS (
-    SELECT *,
-        row_number() OVER (PARTITION BY person_id ORDER BY
-            CASE WHEN first_name IS NOT NULL AND last_name IS NOT NULL THEN 1 ELSE 0 END DESC,
-            trust DESC, seen_at DESC NULLS LAST, record_key) AS name_rank,
-        row_number() OVER (PARTITION BY person_id ORDER BY
-            CASE WHEN email_valid THEN 2 WHEN email IS NOT NULL THEN 1 ELSE 0 END DESC,
-            trust DESC, seen_at DESC NULLS LAST, record_key) AS email_rank,
-        row_number() OVER (PARTITION BY person_id ORDER BY
-            CASE WHEN phone_valid THEN 2 WHEN phone IS NOT NULL THEN 1 ELSE 0 END DESC,
-            trust DESC, seen_at DESC NULLS LAST, record_key) AS phone_rank,
-        row_number() OVER (PARTITION BY person_id ORDER BY
-            CASE WHEN street IS NOT NULL THEN 1 ELSE 0 END + CASE WHEN city IS NOT NULL THEN 1 ELSE 0 END
-            + CASE WHEN postcode IS NOT NULL THEN 1 ELSE 0 END + CASE WHEN country IS NOT NULL THEN 1 ELSE 0 END DESC,
-            trust DESC, seen_at DESC NULLS LAST, record_key) AS address_rank,
-        row_number() OVER (PARTITION BY person_id ORDER BY
-            CASE WHEN date_of_birth IS NOT NULL THEN 1 ELSE 0 END DESC,
-            trust DESC, seen_at DESC NULLS LAST, record_key) AS dob_rank,
-        row_number() OVER (PARTITION BY person_id ORDER BY
-            trust DESC, seen_at DESC NULLS LAST, record_key) AS latest_rank
+    -- the preference every attribute group shares after usability: trust, recency, record key
+    SELECT *, row_number() OVER (PARTITION BY person_id ORDER BY trust DESC, seen_at DESC NULLS LAST, record_key)
+        AS pref
     FROM candidates
 ),
 crm_ids AS (
@@ -73,42 +57,51 @@ counts AS (
     FROM ids GROUP BY person_id
 ),
 picked AS (
+    -- per attribute group the record first by usability, then by that preference (one integer,
+    -- usability in the high bits): min_by over it, one aggregate pass instead of a window per
+    -- group. The winner's values travel as one struct, so a null value of the winner stays null
+    -- (DuckDB's arg_min skips null arguments; a struct is never null).
     SELECT person_id,
-        max(CASE WHEN name_rank = 1 THEN first_name END) AS first_name,
-        max(CASE WHEN name_rank = 1 THEN last_name END) AS last_name,
-        max(CASE WHEN name_rank = 1 AND first_name IS NOT NULL THEN record_key END) AS name_from,
-        -- an invalid email survives only as its repaired mailbox (email_key: "a at x dot com" → a@x.com)
-        max(CASE WHEN email_rank = 1 THEN CASE WHEN email_valid THEN email ELSE coalesce(email_key, email) END END)
-            AS email,
-        max(CASE WHEN email_rank = 1 AND email IS NOT NULL THEN record_key END) AS email_from,
-        max(CASE WHEN phone_rank = 1 THEN phone END) AS phone,
-        max(CASE WHEN phone_rank = 1 AND phone IS NOT NULL THEN record_key END) AS phone_from,
-        max(CASE WHEN address_rank = 1 THEN street END) AS street,
-        max(CASE WHEN address_rank = 1 THEN city END) AS city,
-        max(CASE WHEN address_rank = 1 THEN postcode END) AS postcode,
-        max(CASE WHEN address_rank = 1 THEN country END) AS country,
-        max(CASE WHEN address_rank = 1 AND coalesce(street, city, postcode, country) IS NOT NULL
-                 THEN record_key END) AS address_from,
-        max(CASE WHEN dob_rank = 1 THEN date_of_birth END) AS date_of_birth,
+        arg_min({'first_name': first_name, 'last_name': last_name, 'key': record_key},
+                CASE WHEN first_name IS NOT NULL AND last_name IS NOT NULL THEN 0 ELSE 1 END * 4294967296 + pref)
+            AS nm,
+        arg_min({'email': email, 'email_valid': email_valid, 'email_key': email_key, 'key': record_key},
+                CASE WHEN email_valid THEN 0 WHEN email IS NOT NULL THEN 1 ELSE 2 END * 4294967296 + pref) AS em,
+        arg_min({'phone': phone, 'key': record_key},
+                CASE WHEN phone_valid THEN 0 WHEN phone IS NOT NULL THEN 1 ELSE 2 END * 4294967296 + pref) AS ph,
+        arg_min({'street': street, 'city': city, 'postcode': postcode, 'country': country, 'key': record_key},
+                (4 - CASE WHEN street IS NOT NULL THEN 1 ELSE 0 END - CASE WHEN city IS NOT NULL THEN 1 ELSE 0 END
+                   - CASE WHEN postcode IS NOT NULL THEN 1 ELSE 0 END - CASE WHEN country IS NOT NULL THEN 1 ELSE 0 END)
+                * 4294967296 + pref) AS ad,
+        arg_min({'date_of_birth': date_of_birth},
+                CASE WHEN date_of_birth IS NOT NULL THEN 0 ELSE 1 END * 4294967296 + pref) AS bd,
+        -- the newest CRM record comes first in the preference (trust 2 is the highest)
+        arg_min(CASE WHEN trust = 2 THEN {'gender': gender, 'loyalty_tier': loyalty_tier,
+                                          'marketing_consent': marketing_consent,
+                                          'preferred_channel': preferred_channel,
+                                          'preferred_categories': preferred_categories} END, pref) AS crm,
         min(signup_date) AS signup_date
     FROM ranked
     GROUP BY person_id
 ),
-latest_crm AS (
-    SELECT person_id, gender, loyalty_tier, marketing_consent, preferred_channel, preferred_categories
-    FROM (
-        SELECT *, row_number() OVER (PARTITION BY person_id ORDER BY seen_at DESC NULLS LAST, record_key) AS rn
-        FROM candidates WHERE trust = 2
-    ) AS c
-    WHERE rn = 1
+golden AS (
+    SELECT
+        p.person_id, p.nm.first_name AS first_name, p.nm.last_name AS last_name,
+        -- an invalid email survives only as its repaired mailbox (email_key: "a at x dot com" → a@x.com)
+        CASE WHEN p.em.email_valid THEN p.em.email ELSE coalesce(p.em.email_key, p.em.email) END AS email,
+        p.ph.phone AS phone, p.ad.street AS street, p.ad.city AS city, p.ad.postcode AS postcode,
+        p.ad.country AS country, p.bd.date_of_birth AS date_of_birth, p.crm.gender AS gender, p.signup_date,
+        p.crm.loyalty_tier AS loyalty_tier, p.crm.marketing_consent AS marketing_consent,
+        p.crm.preferred_channel AS preferred_channel, p.crm.preferred_categories AS preferred_categories,
+        c.crm_customer_ids, f.profile_ids, n.order_contacts, n.cookies,
+        CASE WHEN p.nm.first_name IS NOT NULL THEN p.nm.key END AS name_from,
+        CASE WHEN p.em.email IS NOT NULL THEN p.em.key END AS email_from,
+        CASE WHEN p.ph.phone IS NOT NULL THEN p.ph.key END AS phone_from,
+        CASE WHEN coalesce(p.ad.street, p.ad.city, p.ad.postcode, p.ad.country) IS NOT NULL THEN p.ad.key END
+            AS address_from
+    FROM picked AS p
+    JOIN counts AS n ON n.person_id = p.person_id
+    LEFT JOIN crm_ids AS c ON c.person_id = p.person_id
+    LEFT JOIN profile_ids AS f ON f.person_id = p.person_id
 )
-SELECT
-    p.person_id, p.first_name, p.last_name, p.email, {{ email_is_valid(p.email) }} AS email_valid, p.phone,
-    p.street, p.city, p.postcode, p.country, p.date_of_birth, l.gender, p.signup_date, l.loyalty_tier,
-    l.marketing_consent, l.preferred_channel, l.preferred_categories, c.crm_customer_ids, f.profile_ids,
-    n.order_contacts, n.cookies, p.name_from, p.email_from, p.phone_from, p.address_from
-FROM picked AS p
-JOIN counts AS n ON n.person_id = p.person_id
-LEFT JOIN latest_crm AS l ON l.person_id = p.person_id
-LEFT JOIN crm_ids AS c ON c.person_id = p.person_id
-LEFT JOIN profile_ids AS f ON f.person_id = p.person_id
+SELECT *, {{ email_is_valid(email) }} AS email_valid FROM golden
