@@ -95,6 +95,7 @@ def neighbours(orders: sparse.csr_matrix, k: int = NEIGHBOURS) -> sparse.csr_mat
     x.data[:] = 1  # an order holds a product or not
     n_products = x.shape[1]
     in_orders = np.asarray(x.sum(axis=0)).ravel().astype(float)
+    x = x[np.diff(x.indptr) >= 2]  # a one-product order pairs nothing with anything
     pairs = (x.T.tocsr() @ x).tocsr()
     pairs.sort_indices()
     rows, cols, sims = [], [], []
@@ -150,13 +151,35 @@ def recommend(orders: sparse.csr_matrix, owned: sparse.csr_matrix, top: int) -> 
     sims = neighbours(orders)
     rp, rq = _latest(owned, RECENT)
     n_persons, n_products = owned.shape
-    recent = sparse.csr_matrix((np.ones(len(rp)), (rp, rq)), shape=(n_persons, n_products))
-    scores = (recent @ sims).tocsr()
     mine = owned.copy()
     mine.data = np.ones(len(mine.data))
-    scores = (scores - scores.multiply(mine)).tocsr()  # an owned product: score - score = exactly 0
-    scores.eliminate_zeros()
-    scores.sort_indices()
+
+    def candidates(m: sparse.csr_matrix) -> sparse.csr_matrix:
+        """``m`` without the products a person owns (value - value = exactly 0, then removed)."""
+        m = (m - m.multiply(mine)).tocsr()
+        m.eliminate_zeros()
+        m.sort_indices()
+        return m
+
+    recent = sparse.csr_matrix((np.ones(len(rp)), (rp, rq)), shape=(n_persons, n_products))
+    scores = candidates(recent @ sims)
+    # because_of: each neighbour pair coded by the rank of (similarity, product), so that the
+    # largest code among a person's recent products is the one contributing most (ties: the
+    # larger product); one recent product per matrix, then their elementwise maximum
+    pairs = sims.tocoo()
+    code = np.empty(len(pairs.data))
+    code[np.lexsort((pairs.row, pairs.data))] = np.arange(1, len(pairs.data) + 1)
+    coded = sparse.csr_matrix((code, (pairs.row, pairs.col)), shape=sims.shape)
+    first = np.r_[True, rp[1:] != rp[:-1]] if len(rp) else np.zeros(0, bool)
+    nth = np.arange(len(rp)) - np.flatnonzero(first)[np.cumsum(first) - 1]  # 0, 1, 2 within a person
+    best = sparse.csr_matrix(recent.shape)
+    for i in range(RECENT):
+        one = nth == i
+        best = best.maximum(sparse.csr_matrix((np.ones(int(one.sum())), (rp[one], rq[one])),
+                                              shape=recent.shape) @ coded)
+    because = candidates(best)
+    if not (np.array_equal(because.indptr, scores.indptr) and np.array_equal(because.indices, scores.indices)):
+        raise AssertionError("recommendation candidates and their because_of codes do not align")
     # a row holds at most RECENT × NEIGHBOURS candidates: rank them in a dense persons × that block
     rows = _row_numbers(scores)
     at = np.arange(len(rows)) - scores.indptr[rows]
@@ -165,37 +188,16 @@ def recommend(orders: sparse.csr_matrix, owned: sparse.csr_matrix, top: int) -> 
     block[rows, at] = scores.data
     cols = np.full((n_persons, width), -1, dtype=np.int32)
     cols[rows, at] = scores.indices
+    why = np.zeros((n_persons, width), dtype=np.int64)
+    why[rows, at] = because.data.astype(np.int64)
     order = np.argsort(-block, axis=1, kind="stable")[:, :top]  # stable: a tie keeps the smaller product
-    best = np.take_along_axis(block, order, axis=1)
-    chosen = np.take_along_axis(cols, order, axis=1)
-    person, slot = np.nonzero(np.isfinite(best))
-    product = chosen[person, slot]
-    return {"person": person, "rank": (slot + 1).astype(np.int32), "product": product,
-            "score": best[person, slot], "because_of": _because_of(person, product, rp, rq, sims)}
-
-
-def _because_of(person: np.ndarray, product: np.ndarray, rp: np.ndarray, rq: np.ndarray,
-                sims: sparse.csr_matrix) -> np.ndarray:
-    """For each recommended (person, product), the person's recent product most similar to it
-    (ties: the larger number), looked up among the neighbour pairs by an integer key."""
-    n_products = sims.shape[0]
-    pairs = sims.tocoo()
-    pair_key = pairs.row.astype(np.int64) * n_products + pairs.col
-    o = np.argsort(pair_key)
-    pair_key, pair_sim = pair_key[o], pairs.data[o]
-    start = np.searchsorted(rp, person, side="left")
-    count = np.searchsorted(rp, person, side="right") - start
-    best_sim = np.full(len(person), -1.0)
-    best = np.full(len(person), -1, dtype=np.int64)
-    for i in range(RECENT):
-        has = i < count
-        p = np.where(has, rq[np.minimum(start + i, len(rq) - 1)], 0)
-        key = p * n_products + product
-        at = np.minimum(np.searchsorted(pair_key, key), len(pair_key) - 1)
-        s = np.where(has & (pair_key[at] == key), pair_sim[at], -1.0)
-        better = (s > best_sim) | ((s == best_sim) & (s >= 0) & (p > best))
-        best_sim, best = np.where(better, s, best_sim), np.where(better, p, best)
-    return best
+    top_scores = np.take_along_axis(block, order, axis=1)
+    person, slot = np.nonzero(np.isfinite(top_scores))
+    pick = order[person, slot]
+    product_of_code = np.zeros(len(code) + 1, dtype=np.int64)
+    product_of_code[code.astype(np.int64)] = pairs.row
+    return {"person": person, "rank": (slot + 1).astype(np.int32), "product": cols[person, pick].astype(np.int64),
+            "score": top_scores[person, slot], "because_of": product_of_code[why[person, pick]]}
 
 
 def recommendations(engine: Any, top: int) -> pa.Table:
