@@ -15,9 +15,8 @@ def test_every_model_exists_parses_and_reads_declared_inputs(spec: catalog.Table
     sql = model_sql(spec)
     tree = sqlglot.parse_one(sql, read="duckdb")
     ctes = {c.alias for c in tree.find_all(sqlglot.exp.CTE)}
-    # c360_params (settings as a table) is registered for every model; a history model also reads
-    # its watermark (silver/history.py registers it)
-    read = {t.name for t in tree.find_all(sqlglot.exp.Table)} - ctes - {"c360_params"}
+    # a history model also reads its watermark (silver/history.py registers it)
+    read = {t.name for t in tree.find_all(sqlglot.exp.Table)} - ctes
     assert read == {catalog.get(i).sql_name for i in spec.inputs} | ({"c360_watermark"} if spec.history_key else set())
     assert spec.primary_key and all(k in spec.schema().names for k in spec.primary_key)
 

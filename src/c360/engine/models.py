@@ -9,7 +9,6 @@ import pyarrow as pa
 from c360 import catalog
 from c360.analytics.sentiment import FUNCTIONS as ANALYTICS_FUNCTIONS
 from c360.catalog import TableSpec
-from c360.config import AnalyticsConfig
 from c360.engine.base import MODEL_DIALECT, Engine, LakeTableRef
 from c360.lake.rules import expand
 from c360.lake.standardise import FUNCTIONS
@@ -40,20 +39,11 @@ def register_inputs(engine: Engine, lake: Lake, spec: TableSpec) -> None:
         register_table(engine, lake, table_id)
 
 
-def model_params(analytics: AnalyticsConfig | None = None) -> pa.Table:
-    """The settings models read, as the one-row table ``c360_params`` (e.g. how many
-    recommendations to keep): the SQL stays static and the same on every engine."""
-    a = analytics or AnalyticsConfig()
-    return pa.table({"recommendations": [a.recommendations]})
-
-
-def run_model(engine: Engine, lake: Lake, spec: TableSpec, extra: dict[str, pa.Table] | None = None,
-              analytics: AnalyticsConfig | None = None) -> pa.Table:
+def run_model(engine: Engine, lake: Lake, spec: TableSpec, extra: dict[str, pa.Table] | None = None) -> pa.Table:
     """Run a table's model and return its rows in the catalog schema (not yet written).
-    ``extra``: more tables the model reads, by SQL name (e.g. a watermark); ``analytics``: the
-    settings in ``c360_params`` (defaults when not given)."""
+    ``extra``: more tables the model reads, by SQL name (e.g. a watermark)."""
     register_inputs(engine, lake, spec)
-    for name, table in {"c360_params": model_params(analytics), **(extra or {})}.items():
+    for name, table in (extra or {}).items():
         engine.register(name, table)
     engine.ensure_functions((*FUNCTIONS, *ANALYTICS_FUNCTIONS))
     return catalog.conform(engine.sql(model_sql(spec)), spec)

@@ -31,7 +31,7 @@ def build_table(ctx: Any, table_id: str, rec: StageRecord) -> None:
     """Run ``table_id``'s model and write it; ``fail`` expectations stop before any write."""
     spec = catalog.get(table_id)
     extra = {"c360_watermark": history.watermark_table(ctx.lake, spec)} if spec.history_key else None
-    write_checked(ctx, table_id, rec, run_model(ctx.engine, ctx.lake, spec, extra, ctx.settings.analytics))
+    write_checked(ctx, table_id, rec, run_model(ctx.engine, ctx.lake, spec, extra))
 
 
 def write_checked(ctx: Any, table_id: str, rec: StageRecord, result: pa.Table) -> None:
