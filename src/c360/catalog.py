@@ -523,9 +523,11 @@ _TABLES: list[TableSpec] = [
                      "analytics.clv_months (BG/NBD × Gamma-Gamma).")),
         primary_key=("person_id",), inputs=("gold.fact_orders",), built_by="analytics",
         expectations=(
-            Expectation("p_alive_0_to_1", "p_alive BETWEEN 0 AND 1", "fail"),
-            Expectation("predicted_clv_not_negative", "predicted_clv >= 0", "fail"),
-            Expectation("expected_purchases_not_negative", "expected_purchases >= 0", "fail"),
+            # NOT isnan: DuckDB orders NaN above every number, so "NaN >= 0" alone would pass
+            Expectation("p_alive_0_to_1", "p_alive BETWEEN 0 AND 1 AND NOT isnan(p_alive)", "fail"),
+            Expectation("predicted_clv_not_negative", "predicted_clv >= 0 AND NOT isnan(predicted_clv)", "fail"),
+            Expectation("expected_purchases_not_negative",
+                        "expected_purchases >= 0 AND NOT isnan(expected_purchases)", "fail"),
         ),
         description="Customer lifetime value: historical (net spend) and predictive (BG/NBD + Gamma-Gamma, "
                     "fitted by maximum likelihood on every buyer).",

@@ -72,3 +72,12 @@ def test_duplicate_primary_key_fails_before_any_write() -> None:
     dup = data.set_column(0, "order_id", pa.array(["O1", "O1", "O2"]))
     with pytest.raises(ExpectationFailed, match=r"primary_key_unique.*1 key\(s\).*order_id=O1,line_no=1"):
         check(DuckDBEngine(), spec, dup)
+
+
+def test_a_nan_prediction_fails_its_bound() -> None:
+    # DuckDB orders NaN above every number: "x >= 0" alone would let a NaN CLV through
+    spec = catalog.get("gold.customer_clv")
+    rows = catalog.conform(pa.table({"person_id": ["a", "b"], "p_alive": [0.5, 0.5],
+                                     "predicted_clv": [1.0, float("nan")], "expected_purchases": [1.0, 1.0]}), spec)
+    with pytest.raises(ExpectationFailed, match=r"predicted_clv_not_negative.*1 row\(s\).*person_id=b"):
+        check(DuckDBEngine(), spec, rows)
