@@ -6,7 +6,6 @@ run stops before silver (so silver/gold never mix fresh and stale inputs) and is
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -60,19 +59,14 @@ class Context:
     _engine: Engine | None = field(default=None, repr=False)
     reprocess: bool = False  # files: ingest every file again, as a new version (Auto Loader's reprocessing)
     full_refresh: bool = False  # CRM: read whole tables, ignoring the stored watermarks
-    # where the engine comes from when it is first used, if not from the caller or created here
-    # (a layer build lends each of its threads one engine)
-    _engine_source: Callable[[], Engine] | None = field(default=None, repr=False)
 
     @cached_property
     def engine(self) -> Engine:
-        if self._engine is not None:
-            return self._engine
-        return self._engine_source() if self._engine_source else create_engine(self.settings)
+        return self._engine or create_engine(self.settings)
 
     def close(self) -> None:
-        """Close the engine if this context created it (a caller's or a lent engine stays open)."""
-        if self._engine is None and self._engine_source is None and "engine" in self.__dict__:
+        """Close the engine if this context created it (a caller's engine stays open)."""
+        if self._engine is None and "engine" in self.__dict__:
             self.engine.close()
 
 
@@ -211,11 +205,9 @@ def run_pipeline(settings: Settings, layers: Iterable[str] = LAYERS, *, command:
 def _build_layer(ctx: Context, tables: list[str], notify: Progress) -> None:
     """Build a layer's tables, each once the tables of its layer it reads are built.
 
-    Independent tables run at once (``pipeline.silver_workers`` threads), each build thread on its
-    own DuckDB connection, kept for the layer (a connection per table gave back its memory only for
-    the next one to fault fresh pages in again): they overlap well because their slow parts hold
-    different resources (a Python rule such as phone parsing holds the GIL; DuckDB queries and
-    delta-rs writes release it).
+    Independent tables run at once (``pipeline.silver_workers`` threads), each on its own DuckDB
+    connection: they overlap well because their slow parts hold different resources (a Python
+    rule such as phone parsing holds the GIL; DuckDB queries and delta-rs writes release it).
     With a caller's engine (e.g. Spark) they run one after another on it. A table whose inputs
     failed never starts; the others still do. A single failure is raised as it is, several as one
     error naming each (and the tables they kept from being built).
@@ -224,17 +216,8 @@ def _build_layer(ctx: Context, tables: list[str], notify: Progress) -> None:
     own_engines = ctx._engine is None and ctx.settings.engine.name == "duckdb"
     workers = ctx.settings.pipeline.silver_workers if own_engines else 1
 
-    local = threading.local()
-    engines: list[Engine] = []
-
-    def thread_engine() -> Engine:
-        if getattr(local, "engine", None) is None:
-            local.engine = create_engine(ctx.settings)
-            engines.append(local.engine)
-        return local.engine
-
     def build(table_id: str) -> None:
-        sub = Context(ctx.settings, ctx.lake, ctx.audit, None, ctx.reprocess, ctx.full_refresh, thread_engine) \
+        sub = Context(ctx.settings, ctx.lake, ctx.audit, ctx._engine, ctx.reprocess, ctx.full_refresh) \
             if own_engines else ctx
         notify(table_id, "start")
         try:
@@ -243,13 +226,15 @@ def _build_layer(ctx: Context, tables: list[str], notify: Progress) -> None:
         except Exception:
             notify(table_id, "failed")
             raise
+        finally:
+            if sub is not ctx:
+                sub.close()
         notify(table_id, "done")
 
     ok: set[str] = set()
     failed: dict[str, BaseException] = {}
     running: dict[Future[None], str] = {}
-    with contextlib.ExitStack() as stack, ThreadPoolExecutor(workers, thread_name_prefix="build") as pool:
-        stack.callback(lambda: [e.close() for e in engines])  # after the pool: no build still running
+    with ThreadPoolExecutor(workers, thread_name_prefix="build") as pool:
         while True:
             # a table whose inputs failed never starts; independent ones still do (as in bronze)
             for t in tables:
