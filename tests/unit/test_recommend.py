@@ -99,5 +99,5 @@ def test_owned_keeps_the_latest_time_of_a_repeated_product() -> None:
 
 def test_latest_breaks_ties_on_the_smaller_column() -> None:
     owned = sparse.csr_matrix(np.array([[3, 5, 5, 1], [0, 0, 2, 0], [0, 0, 0, 0]]))
-    rows, cols = _latest(owned, 2)
-    assert list(zip(rows.tolist(), cols.tolist(), strict=True)) == [(0, 1), (0, 2), (1, 2)]
+    rows, cols, ranks = _latest(owned, 2)
+    assert list(zip(rows.tolist(), cols.tolist(), ranks.tolist(), strict=True)) == [(0, 1, 0), (0, 2, 1), (1, 2, 0)]

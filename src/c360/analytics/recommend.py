@@ -73,7 +73,6 @@ def _csr(lists: pa.ChunkedArray, n_cols: int, data: pa.ChunkedArray | None = Non
         return m
     values = pc.cast(data.combine_chunks().values, pa.int64()).to_numpy(zero_copy_only=False)[lo:hi]
     m = sparse.csr_matrix((values.astype(np.int64), cols, offsets - lo), shape=(len(arr), n_cols))
-    m.has_canonical_format = False
     m.sort_indices()
     rows = _row_numbers(m)
     first = np.r_[True, (rows[1:] != rows[:-1]) | (m.indices[1:] != m.indices[:-1])] if len(rows) else np.zeros(0, bool)
@@ -115,14 +114,15 @@ def neighbours(orders: sparse.csr_matrix, k: int = NEIGHBOURS) -> sparse.csr_mat
                              shape=(n_products, n_products))
 
 
-def _latest(owned: sparse.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+def _latest(owned: sparse.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row, the ``k`` columns with the largest values (ties: the smaller column), as arrays
-    (row, column) ordered by row, then rank: k passes of a per-row maximum instead of a sort."""
+    (row, column, rank from 0) ordered by row, then rank: k passes of a per-row maximum instead
+    of a sort."""
     owned.sort_indices()
     n = len(owned.data)
     starts = owned.indptr[:-1][np.diff(owned.indptr) > 0]
     if n == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
     row_of = _row_numbers(owned)
     group = np.cumsum(np.r_[0, np.diff(row_of) > 0])  # the nonempty row each value is in
     taken = np.zeros(n, bool)
@@ -140,7 +140,7 @@ def _latest(owned: sparse.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
         ranks.append(np.full(len(first), rank))
     at, rank = np.concatenate(picked), np.concatenate(ranks)
     o = np.lexsort((rank, row_of[at]))
-    return row_of[at][o], owned.indices[at][o].astype(np.int64)
+    return row_of[at][o], owned.indices[at][o].astype(np.int64), rank[o]
 
 
 def recommend(orders: sparse.csr_matrix, owned: sparse.csr_matrix, top: int) -> dict[str, np.ndarray]:
@@ -149,7 +149,7 @@ def recommend(orders: sparse.csr_matrix, owned: sparse.csr_matrix, top: int) -> 
     Product numbers must follow product-id order (ties break on them). Returns arrays person
     (a row of ``owned``), rank (1 = best), product, score and because_of (a product)."""
     sims = neighbours(orders)
-    rp, rq = _latest(owned, RECENT)
+    rp, rq, nth = _latest(owned, RECENT)
     n_persons, n_products = owned.shape
     mine = owned.copy()
     mine.data = np.ones(len(mine.data))
@@ -170,8 +170,6 @@ def recommend(orders: sparse.csr_matrix, owned: sparse.csr_matrix, top: int) -> 
     code = np.empty(len(pairs.data))
     code[np.lexsort((pairs.row, pairs.data))] = np.arange(1, len(pairs.data) + 1)
     coded = sparse.csr_matrix((code, (pairs.row, pairs.col)), shape=sims.shape)
-    first = np.r_[True, rp[1:] != rp[:-1]] if len(rp) else np.zeros(0, bool)
-    nth = np.arange(len(rp)) - np.flatnonzero(first)[np.cumsum(first) - 1]  # 0, 1, 2 within a person
     best = sparse.csr_matrix(recent.shape)
     for i in range(RECENT):
         one = nth == i
