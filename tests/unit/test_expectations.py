@@ -81,3 +81,26 @@ def test_a_nan_prediction_fails_its_bound() -> None:
                                      "predicted_clv": [1.0, float("nan")], "expected_purchases": [1.0, 1.0]}), spec)
     with pytest.raises(ExpectationFailed, match=r"predicted_clv_not_negative.*1 row\(s\).*person_id=b"):
         check(DuckDBEngine(), spec, rows)
+
+
+def test_an_order_whose_lines_disagree_fails_fact_orders_key() -> None:
+    # fact_orders groups on the header: a line with another channel gives its order a second row,
+    # which the unique-key check must stop (an aggregate such as min() would hide it)
+    from c360.engine.models import model_sql
+
+    lines = catalog.conform(pa.table({
+        "order_id": ["O1", "O1", "O2"], "line_no": [1, 2, 1], "person_id": ["P1", "P1", "P2"],
+        "order_ts": pa.array([0, 0, 0], pa.timestamp("us", tz="UTC")), "channel": ["web", "store", "web"],
+        "quantity": [1, 1, 1], "amount": [1.0, 2.0, 3.0], "returned_amount": [0.0, 0.0, 0.0],
+        "is_returned": [False, False, False],
+    }), catalog.get("gold.fact_sales"))
+    engine = DuckDBEngine()
+    spec = catalog.get("gold.fact_orders")
+    engine.register("gold_fact_sales", lines)
+    headers = catalog.conform(engine.sql(model_sql(spec)), spec)
+    with pytest.raises(ExpectationFailed, match=r"primary_key_unique.*1 key\(s\).*order_id=O1"):
+        check(engine, spec, headers)
+    engine.register("gold_fact_sales", lines.set_column(lines.schema.get_field_index("channel"),
+                                                        "channel", pa.array(["web", "web", "web"])))
+    agreed = catalog.conform(engine.sql(model_sql(spec)), spec)
+    assert check(engine, spec, agreed).kept.num_rows == 2
