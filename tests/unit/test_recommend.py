@@ -11,7 +11,19 @@ import pyarrow as pa
 import pytest
 from scipy import sparse
 
-from c360.analytics.recommend import NEIGHBOURS, RECENT, _csr, _latest, recommend
+from c360 import catalog
+from c360.analytics.recommend import (
+    NEIGHBOURS,
+    OWNED_SQL,
+    PERSONS_SQL,
+    PRODUCTS_SQL,
+    RECENT,
+    _csr,
+    _latest,
+    owned_matrix,
+    recommend,
+)
+from c360.engine.duckdb import DuckDBEngine
 
 pytestmark = pytest.mark.unit
 
@@ -58,14 +70,14 @@ def reference(lines: list[tuple[int, int, int, int]], top: int) -> dict[int, lis
 def _inputs(lines: list[tuple[int, int, int, int]], n_persons: int,
             n_products: int) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
     by_order: dict[int, list[int]] = {}
-    by_person: dict[int, list[tuple[int, int]]] = {c: [] for c in range(n_persons)}
+    last: dict[tuple[int, int], int] = {}  # what the engine's GROUP BY (person, product) gives
     for o, c, p, t in lines:
         by_order.setdefault(o, []).append(p)
-        by_person[c].append((p, t))
+        last[c, p] = max(last.get((c, p), t), t)
     orders = _csr(pa.chunked_array([pa.array(list(by_order.values()), pa.list_(pa.int32()))]), n_products)
-    owned = _csr(pa.chunked_array([pa.array([[p for p, _ in v] for v in by_person.values()], pa.list_(pa.int32()))]),
-                 n_products,
-                 pa.chunked_array([pa.array([[t for _, t in v] for v in by_person.values()], pa.list_(pa.int64()))]))
+    keys = list(last)
+    owned = owned_matrix(np.array([c for c, _ in keys]), np.array([p for _, p in keys]), np.array(list(last.values())),
+                         (n_persons, n_products))
     return orders, owned
 
 
@@ -91,10 +103,33 @@ def test_recommend_matches_the_definition(seed: int) -> None:
         assert np.allclose([s for _, _, s, _ in recs], [s for _, s, _ in expected[person]])
 
 
-def test_owned_keeps_the_latest_time_of_a_repeated_product() -> None:
-    m = _csr(pa.chunked_array([pa.array([[2, 0, 2], [], [1]], pa.list_(pa.int32()))]), 3,
-             pa.chunked_array([pa.array([[5, 7, 9], [], [4]], pa.list_(pa.int64()))]))
-    assert m.toarray().tolist() == [[7, 0, 9], [0, 0, 0], [0, 4, 0]]
+def test_owned_is_each_product_once_at_its_latest_time() -> None:
+    # the engine's side: persons and products numbered in id order, a product bought twice owned
+    # once at the later time, lines of unknown products and of nobody left out
+    facts = catalog.conform(pa.table({
+        "order_id": ["O1", "O1", "O2", "O3", "O4", "O5"], "line_no": [1, 2, 1, 1, 1, 1],
+        "person_id": ["b", "b", "b", "a", None, "a"], "product_id": ["P3", "P1", "P3", "P2", "P1", "P9"],
+        "order_ts": pa.array([5, 7, 9, 4, 8, 6], pa.timestamp("us", tz="UTC")),
+        "product_known": [True, True, True, True, True, False],
+    }), catalog.get("gold.fact_sales"))
+    engine = DuckDBEngine()
+    engine.register("gold_fact_sales", facts)
+    products = engine.sql(PRODUCTS_SQL).sort_by("pn")
+    persons = engine.sql(PERSONS_SQL).sort_by("person_n")
+    assert products.to_pylist() == [{"product_id": "P1", "pn": 0}, {"product_id": "P2", "pn": 1},
+                                    {"product_id": "P3", "pn": 2}]
+    assert persons.to_pylist() == [{"person_id": "a", "person_n": 0}, {"person_id": "b", "person_n": 1}]
+    engine.register("c360_rec_products", products)
+    engine.register("c360_rec_persons", persons)
+    pairs = engine.sql(OWNED_SQL)
+    got = sorted((r["person_n"], r["pn"], r["bought_at"].timestamp() * 1e6) for r in pairs.to_pylist())
+    assert got == [(0, 1, 4.0), (1, 0, 7.0), (1, 2, 9.0)]
+
+
+def test_owned_matrix_refuses_a_repeated_pair() -> None:
+    # a pair given twice would sum its times into a later purchase than any real one
+    with pytest.raises(ValueError, match=r"1 .* more than once"):
+        owned_matrix(np.array([0, 0]), np.array([1, 1]), np.array([5, 7]), (1, 2))
 
 
 def test_latest_breaks_ties_on_the_smaller_column() -> None:

@@ -34,52 +34,60 @@ from c360.lake.store import Lake
 NEIGHBOURS = 10  # nearest products kept per product
 RECENT = 3  # a buyer's most recently bought products the candidates come from
 
-# Products numbered in id order (ties break on the number, so on the id); the engine groups the
-# lines into lists, whose offsets are the index pointers of the sparse matrices: no string keys
-# or global sorts reach Python.
-_NUMBERED = """
-    WITH lines AS (
-        SELECT order_id, person_id, product_id, order_ts FROM gold_fact_sales
-        WHERE person_id IS NOT NULL AND product_known
-    ),
-    products AS (
-        SELECT product_id, CAST(row_number() OVER (ORDER BY product_id) - 1 AS INTEGER) AS pn
-        FROM (SELECT DISTINCT product_id FROM lines) AS p
-    ),
-    numbered AS (
-        SELECT l.order_id, l.person_id, p.pn, l.order_ts FROM lines AS l JOIN products AS p USING (product_id)
-    )
+# Products numbered in id order (ties break on the number, so on the id) and buyers numbered in
+# id order, each once per build (registered as small tables); the engine then returns the order
+# lines as lists per order, whose offsets are the index pointers of the orders matrix, and each
+# buyer's products once with the latest time, as integer pairs: no string keys reach Python.
+_LINES = """
+    SELECT order_id, person_id, product_id, order_ts FROM gold_fact_sales
+    WHERE person_id IS NOT NULL AND product_known
 """
-PRODUCTS_SQL = _NUMBERED + "SELECT product_id, pn FROM products"
-ORDERS_SQL = _NUMBERED + "SELECT list(pn) AS products FROM numbered GROUP BY order_id"
-# every line of a person, as parallel lists (product, time): the latest time per product is taken
-# in Python (a second GROUP BY person, product before the lists cost DuckDB 4 s more at M)
-OWNED_SQL = _NUMBERED + """
-    SELECT person_id, list(pn) AS products, list(order_ts) AS bought_at FROM numbered GROUP BY person_id
+PRODUCTS_SQL = f"""
+    SELECT product_id, CAST(row_number() OVER (ORDER BY product_id) - 1 AS INTEGER) AS pn
+    FROM (SELECT DISTINCT product_id FROM ({_LINES}) AS l) AS p
+"""
+PERSONS_SQL = f"""
+    SELECT person_id, CAST(row_number() OVER (ORDER BY person_id) - 1 AS INTEGER) AS person_n
+    FROM (SELECT DISTINCT person_id FROM ({_LINES}) AS l) AS p
+"""
+ORDERS_SQL = f"""
+    SELECT list(p.pn) AS products
+    FROM ({_LINES}) AS l JOIN c360_rec_products AS p USING (product_id)
+    GROUP BY l.order_id
+"""
+# (a GROUP BY person with list() of products and times cost DuckDB 7.8 s at M, and deduplicating
+# them in numpy 3.5 s more; this aggregate on two integers, ~4.5 s for both)
+OWNED_SQL = f"""
+    SELECT b.person_n, p.pn, max(l.order_ts) AS bought_at
+    FROM ({_LINES}) AS l
+    JOIN c360_rec_products AS p USING (product_id)
+    JOIN c360_rec_persons AS b USING (person_id)
+    GROUP BY b.person_n, p.pn
 """
 
 
-def _csr(lists: pa.ChunkedArray, n_cols: int, data: pa.ChunkedArray | None = None) -> sparse.csr_matrix:
-    """A list column as a sparse matrix: row i holds list i's values as column numbers, with
-    ``data``'s values (a parallel list column of integers or timestamps) of which a column
-    repeated in a row keeps the largest; without ``data``, ones summed per column."""
+def _csr(lists: pa.ChunkedArray, n_cols: int) -> sparse.csr_matrix:
+    """A list column as a sparse matrix: row i holds list i's values as column numbers, a value
+    repeated in a list counted once per repeat (duplicates summed, indices sorted)."""
     arr = lists.combine_chunks()
     offsets = arr.offsets.to_numpy().astype(np.int64)  # a copy: Arrow's buffers are read-only
     lo, hi = int(offsets[0]), int(offsets[-1])
     cols = arr.values.to_numpy(zero_copy_only=False)[lo:hi].astype(np.int32)
-    if data is None:
-        m = sparse.csr_matrix((np.ones(len(cols), np.int64), cols, offsets - lo), shape=(len(arr), n_cols))
-        m.sum_duplicates()
-        return m
-    values = pc.cast(data.combine_chunks().values, pa.int64()).to_numpy(zero_copy_only=False)[lo:hi]
-    m = sparse.csr_matrix((values.astype(np.int64), cols, offsets - lo), shape=(len(arr), n_cols))
+    m = sparse.csr_matrix((np.ones(len(cols), np.int64), cols, offsets - lo), shape=(len(arr), n_cols))
+    m.sum_duplicates()
+    return m
+
+
+def owned_matrix(rows: np.ndarray, cols: np.ndarray, bought_at: np.ndarray,
+                 shape: tuple[int, int]) -> sparse.csr_matrix:
+    """Persons × products, the value when each was last bought, from (person, product, time)
+    triples that name each pair once (the engine's GROUP BY); a repeated pair would sum its
+    times, so it is refused."""
+    m = sparse.csr_matrix((bought_at.astype(np.int64), (rows, cols)), shape=shape)
+    if m.nnz != len(rows):
+        raise ValueError(f"owned products: {len(rows) - m.nnz} (person, product) pair(s) given more than once")
     m.sort_indices()
-    rows = _row_numbers(m)
-    first = np.r_[True, (rows[1:] != rows[:-1]) | (m.indices[1:] != m.indices[:-1])] if len(rows) else np.zeros(0, bool)
-    starts = np.flatnonzero(first)
-    data_max = np.maximum.reduceat(m.data, starts) if len(starts) else m.data
-    indptr = np.r_[0, np.cumsum(np.bincount(rows[starts], minlength=m.shape[0]))]
-    return sparse.csr_matrix((data_max, m.indices[starts], indptr), shape=m.shape)
+    return m
 
 
 def _row_numbers(m: sparse.csr_matrix) -> np.ndarray:
@@ -184,18 +192,16 @@ def recommend(orders: sparse.csr_matrix, owned: sparse.csr_matrix, top: int) -> 
     width = max(int(at.max()) + 1 if len(at) else 0, 1)
     block = np.full((n_persons, width), -np.inf)
     block[rows, at] = scores.data
-    cols = np.full((n_persons, width), -1, dtype=np.int32)
-    cols[rows, at] = scores.indices
-    why = np.zeros((n_persons, width), dtype=np.int64)
-    why[rows, at] = because.data.astype(np.int64)
     order = np.argsort(-block, axis=1, kind="stable")[:, :top]  # stable: a tie keeps the smaller product
     top_scores = np.take_along_axis(block, order, axis=1)
     person, slot = np.nonzero(np.isfinite(top_scores))
-    pick = order[person, slot]
+    # each pick's place in the candidate matrix: its product, score and because_of code are there
+    # (no dense blocks of products and codes beside the scores)
+    flat = scores.indptr[person] + order[person, slot]
     product_of_code = np.zeros(len(code) + 1, dtype=np.int64)
     product_of_code[code.astype(np.int64)] = pairs.row
-    return {"person": person, "rank": (slot + 1).astype(np.int32), "product": cols[person, pick].astype(np.int64),
-            "score": top_scores[person, slot], "because_of": product_of_code[why[person, pick]]}
+    return {"person": person, "rank": (slot + 1).astype(np.int32), "product": scores.indices[flat].astype(np.int64),
+            "score": top_scores[person, slot], "because_of": product_of_code[because.data[flat].astype(np.int64)]}
 
 
 def recommendations(engine: Any, top: int) -> pa.Table:
@@ -203,13 +209,19 @@ def recommendations(engine: Any, top: int) -> pa.Table:
     ids = engine.sql(PRODUCTS_SQL).sort_by("pn")
     if ids.num_rows == 0:
         return catalog.get("gold.recommendations").schema().empty_table()
+    persons = engine.sql(PERSONS_SQL).sort_by("person_n")
+    engine.register("c360_rec_products", ids)
+    engine.register("c360_rec_persons", persons)
     products = ids.column("product_id").combine_chunks()
-    owned_lists = engine.sql(OWNED_SQL)
-    owned = _csr(owned_lists.column("products"), len(products), owned_lists.column("bought_at"))
+    pairs = engine.sql(OWNED_SQL)
+    owned = owned_matrix(pairs.column("person_n").to_numpy(), pairs.column("pn").to_numpy(),
+                         pc.cast(pairs.column("bought_at"), pa.int64()).to_numpy(),
+                         (persons.num_rows, len(products)))
+    del pairs
     orders = _csr(engine.sql(ORDERS_SQL).column("products"), len(products))
     r = recommend(orders, owned, top)
     return pa.table({
-        "person_id": owned_lists.column("person_id").take(pa.array(r["person"])),
+        "person_id": persons.column("person_id").take(pa.array(r["person"])),
         "rank": pa.array(r["rank"]),
         "product_id": products.take(pa.array(r["product"])),
         "score": pa.array(np.round(r["score"], 6)),
