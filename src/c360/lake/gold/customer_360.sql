@@ -81,7 +81,10 @@ feedback AS (
     GROUP BY i.person_id
 ),
 sentiment AS (
-    SELECT person_id, avg(compound) AS avg_sentiment FROM gold_sentiment WHERE person_id IS NOT NULL GROUP BY person_id
+    -- VADER's compound has 4 decimals: averaged in whole ten-thousandths, so the rounded mean does
+    -- not depend on the order rows are added in (a float avg flipped ~80 of 994k at M between runs)
+    SELECT person_id, sum(CAST(round(compound * 10000) AS BIGINT)) / count(*) / 10000 AS avg_sentiment
+    FROM gold_sentiment WHERE person_id IS NOT NULL AND compound IS NOT NULL GROUP BY person_id
 ),
 last_survey AS (
     SELECT person_id, nps FROM (
