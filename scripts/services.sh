@@ -107,8 +107,18 @@ kinesalite_up() {
     log "kinesalite: npm install"
     npm install --silent --no-audit --no-fund --prefix "$d" kinesalite@3.3.3 >"$DIR/logs/kinesalite-npm.log" 2>&1
   fi
-  # Its CLI binds every interface; a tiny script binds 127.0.0.1 only.
+  # Its CLI binds every interface; a tiny script binds 127.0.0.1 only. kinesalite rethrows a
+  # request a client aborted (req.on('error', throw)), so a client killed mid-request (the
+  # crash-resume tests SIGKILL c360 while it reads) took the whole server down: log it instead.
   cat >"$d/start.js" <<JS
+process.on('uncaughtException', function (err) {
+  if (err && (err.code === 'ECONNRESET' || err.message === 'aborted')) {
+    console.error('kinesalite: a client aborted its request (' + err.message + '); still serving')
+    return
+  }
+  console.error(err)
+  process.exit(1)
+})
 require('kinesalite')({path: process.argv[2], createStreamMs: 50, deleteStreamMs: 50, updateStreamMs: 50})
   .listen(Number(process.argv[3]), '127.0.0.1', function (err) { if (err) throw err })
 JS

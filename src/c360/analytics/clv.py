@@ -208,6 +208,8 @@ def summary_sql(source: str, end: str | None, unit: str = "week") -> str:
     ISO date, or None for the last transaction day. Rows come ordered by customer."""
     if unit not in UNITS:
         raise ValueError(f"time unit {unit!r}: use one of {', '.join(UNITS)}")
+    # an integer literal: Spark reads 7.0 as a DECIMAL and divides to 4 decimals (decision 0013)
+    days = int(UNITS[unit])
     cut = (f"DATE '{date_type.fromisoformat(end).isoformat()}'" if end
            else f"(SELECT max(CAST(d AS DATE)) FROM {source} AS s)")
     return f"""
@@ -231,8 +233,8 @@ def summary_sql(source: str, end: str | None, unit: str = "week") -> str:
         )
         SELECT customer,
                CAST(days - 1 AS DOUBLE) AS x,
-               date_diff('day', first_day, last_day) / {UNITS[unit]} AS t_x,
-               date_diff('day', first_day, {cut}) / {UNITS[unit]} AS "T",
+               CAST(date_diff('day', first_day, last_day) AS DOUBLE) / {days} AS t_x,
+               CAST(date_diff('day', first_day, {cut}) AS DOUBLE) / {days} AS "T",
                CASE WHEN days > 1 THEN (cents - first_cents) / (days - 1) / 100 END AS m,
                holdout_x
         FROM per

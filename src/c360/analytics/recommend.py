@@ -13,8 +13,8 @@ decision 0013.)
 The co-occurrence counts are a sparse matrix product (orders × products)ᵀ(orders × products) and a
 buyer's scores another ((buyers × recent products)(products × neighbours)), so this runs in
 scipy.sparse on integer codes: at M the same logic as SQL joins, group-bys and windows over 15-25M
-rows took ~45 s (decision 0013). The lines come from the pipeline's engine, so it runs the same
-behind DuckDB or Spark.
+rows took ~45 s (decision 0013). The lines are numbered and grouped by the pipeline's engine, so it
+runs the same behind DuckDB or Spark.
 """
 
 from __future__ import annotations
