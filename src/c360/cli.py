@@ -410,6 +410,80 @@ def identity_resolve(
                       f"written to {output}")
 
 
+governance_app = typer.Typer(no_args_is_help=True, help="Roles, masking policies and access-controlled views.")
+app.add_typer(governance_app, name="governance")
+
+
+@governance_app.command("roles")
+def governance_roles() -> None:
+    """Each role's rule per PII classification, its row filter and the gold tables it can read."""
+    from c360.governance.policy import role_views
+
+    s = settings()
+    t = Table(title="roles (governance.roles)")
+    for col in ("role", "pii.direct", "pii.quasi", "sensitive", "row filter", "gold tables"):
+        t.add_column(col)
+    for name, r in sorted(s.governance.roles.items()):
+        f = r.row_filter
+        t.add_row(name, *(r.rules.get(c, "hidden") for c in ("pii.direct", "pii.quasi", "sensitive")),
+                  f"{f.column} in {', '.join(f.values)}" if f else "-", str(len(role_views(s, name))))
+    console.print(t)
+
+
+@governance_app.command("export")
+def governance_export(
+    out: Annotated[Path | None, typer.Option(help="Directory of the SQL files (default <home>/governance).")] = None,
+) -> None:
+    """Write every role's views as SQL: DuckDB, Spark/Databricks, and Unity Catalog grants."""
+    from c360.governance.export import export
+
+    s = settings()
+    for p in export(s, out or s.home / "governance"):
+        console.print(f"wrote {p}")
+
+
+pii_app = typer.Typer(no_args_is_help=True, help="Personal data the catalog does not tag yet.")
+app.add_typer(pii_app, name="pii")
+
+
+@pii_app.command("scan")
+def pii_scan(
+    layer: Annotated[list[str] | None, typer.Option("--layer", help="bronze, silver, gold, ops (repeatable; "
+                                                    "default bronze and silver).")] = None,
+    min_share: Annotated[float, typer.Option(help="Flag a column when this share of its sampled values "
+                                             "match a detector.", min=0.01, max=1.0)] = 0.2,
+    rows: Annotated[int, typer.Option(help="Values sampled per table.", min=10)] = 2000,
+    show_all: Annotated[bool, typer.Option("--all", help="Also list columns already tagged.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Every finding as JSON.")] = False,
+) -> None:
+    """Sample lake columns for emails, phones, card numbers, IBANs and names; exits 1 when one
+    the catalog tags public (or not at all) looks personal. Values are never printed."""
+    from c360.governance.scanner import scan
+    from c360.lake.store import lake_from_settings
+
+    layers = tuple(layer or ("bronze", "silver"))
+    bad = [x for x in layers if x not in ("bronze", "silver", "gold", "ops")]
+    if bad:
+        raise C360Error(f"--layer {bad[0]!r}: use bronze, silver, gold or ops", where="pii scan")
+    with _spinner("scanning") as step:
+        findings = scan(lake_from_settings(settings()), layers, min_share, rows, progress=step)
+    untagged = [f for f in findings if not f.ok]
+    if as_json:
+        sys.stdout.write(json.dumps([f.as_dict() for f in findings], indent=2) + "\n")
+    else:
+        t = Table(title=f"PII scan of {', '.join(layers)}")
+        for col in ("table", "column", "detector", "matched / sampled", "catalog tag"):
+            t.add_column(col)
+        for f in findings if show_all else untagged:
+            t.add_row(f.table, f.column, f.detector, f"{f.matched:,} / {f.sampled:,} ({f.share:.0%})",
+                      f.tagged if f.ok else f"[red]{f.tagged}[/]")
+        console.print(t)
+        console.print(f"{len(untagged)} untagged finding(s); {len(findings) - len(untagged)} on tagged columns"
+                      + ("" if untagged else " — nothing to tag"))
+    if untagged:
+        raise typer.Exit(1)
+
+
 clv_app = typer.Typer(no_args_is_help=True, help="Predictive customer lifetime value (BG/NBD + Gamma-Gamma).")
 app.add_typer(clv_app, name="clv")
 
@@ -469,12 +543,46 @@ def ask(
     if as_json:
         sys.stdout.write(json.dumps(answer.to_pylist(), default=str, indent=2) + "\n")
         return
-    t = Table(title=question)
-    for col in answer.column_names:
+    _print_rows(question, answer)
+
+
+def _print_rows(title: str, rows: Any, limit: int | None = None) -> None:
+    """An Arrow table as a Rich table (the first ``limit`` rows, saying how many were left out)."""
+    t = Table(title=title)
+    for col in rows.column_names:
         t.add_column(col)
-    for row in answer.to_pylist():
-        t.add_row(*["-" if v is None else f"{v:,.2f}" if isinstance(v, float) else str(v) for v in row.values()])
+    shown = rows if limit is None else rows.slice(0, limit)
+    for row in shown.to_pylist():
+        t.add_row(*[escape("-" if v is None else f"{v:,.2f}" if isinstance(v, float) else str(v))
+                    for v in row.values()])
     console.print(t)
+    if shown.num_rows < rows.num_rows:
+        err_console.print(f"{rows.num_rows - shown.num_rows:,} more row(s): use --output or --json for all")
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(metavar="SQL", help="One SELECT over gold table names (customer_360, "
+                                       "gold.fact_sales, …).")],
+    role: Annotated[str, typer.Option("--role", help="The role whose views the query reads "
+                                      "(governance.roles).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Every row as JSON.")] = False,
+    output: Annotated[Path | None, typer.Option(help="Write the result to a .csv or .parquet file.")] = None,
+    limit: Annotated[int, typer.Option(help="Rows shown in the terminal table.")] = 50,
+) -> None:
+    """Run SQL as a role: it reads that role's masked, filtered views of the gold tables and can
+    reach nothing else."""
+    from c360.governance.query import query_as_role
+    from c360.lake.store import lake_from_settings
+
+    s = settings()
+    result = query_as_role(s, lake_from_settings(s), role, sql)
+    if output is not None:
+        _write_table(result, output, "query")
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_pylist(), default=str, indent=2) + "\n")
+        return
+    _print_rows(f"as {role}", result, limit)
 
 
 def main() -> None:

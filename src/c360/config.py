@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from c360.errors import C360Error
 
 DEFAULT_CONFIG_FILE = "c360.yaml"
-SECRET_FIELDS = ("password", "access_key_id", "secret_access_key", "sasl_password")
+SECRET_FIELDS = ("password", "access_key_id", "secret_access_key", "sasl_password", "hash_salt")
 _URL_WITH_PASSWORD = re.compile(r"^[a-z0-9+]+://[^/@:]+:[^/@]+@", re.IGNORECASE)
 
 
@@ -245,6 +245,76 @@ class QualityConfig(_Section):
         return self.thresholds.get(table_id, self.min_dq_score)
 
 
+Rule = Literal["clear", "masked", "hashed", "hidden"]
+
+
+class RowFilter(_Section):
+    """Rows a role may see: those whose ``column`` is one of ``values``. A table without the column
+    but with a ``person_id`` is filtered through the person's row in gold.dim_customer; a table
+    with person-level rows and neither is not shown to the role at all (fail closed)."""
+
+    column: str = Field(description="The column compared, e.g. country.")
+    values: list[str] = Field(min_length=1, description="The values allowed, e.g. [DE, AT].")
+
+
+class RoleConfig(_Section):
+    """One role: what it sees of each PII classification, and which rows."""
+
+    rules: dict[str, Rule] = Field(default_factory=dict, description="Classification (pii.direct, pii.quasi, "
+                                   "sensitive) -> clear, masked, hashed (salted SHA-256, joinable) or hidden "
+                                   "(the column is left out). A classification not named here is hidden; "
+                                   "public columns are always clear.")
+    row_filter: RowFilter | None = Field(None, description="Only these rows (e.g. a country-scoped analyst).")
+    description: str = Field("", description="What the role is for.")
+
+    @field_validator("rules")
+    @classmethod
+    def _known_classes(cls, v: dict[str, Rule]) -> dict[str, Rule]:
+        unknown = sorted(set(v) - {"public", "pii.direct", "pii.quasi", "sensitive"})
+        if unknown:
+            raise ValueError(f"unknown classification(s) {', '.join(unknown)}: use pii.direct, pii.quasi, "
+                             "sensitive")
+        if v.get("public", "clear") != "clear":
+            raise ValueError("public columns are always clear")
+        return v
+
+
+def _default_roles() -> dict[str, RoleConfig]:
+    return {
+        "admin": RoleConfig(rules={"pii.direct": "clear", "pii.quasi": "clear", "sensitive": "clear"},
+                            description="Data owners: everything in clear."),
+        "analyst": RoleConfig(rules={"pii.direct": "hashed", "pii.quasi": "masked", "sensitive": "hidden"},
+                              description="Analysis: identities as stable hashes (joinable), quasi-identifiers "
+                                          "generalised, free text hidden."),
+        "marketing": RoleConfig(rules={"pii.direct": "masked", "pii.quasi": "clear", "sensitive": "hidden"},
+                                description="Campaigns: segments and offers with masked contact details."),
+        "support": RoleConfig(rules={"pii.direct": "masked", "pii.quasi": "masked", "sensitive": "clear"},
+                              description="Customer support: masked contact details to confirm a caller, "
+                                          "feedback text in clear."),
+    }
+
+
+class GovernanceConfig(_Section):
+    """Who sees what: roles, their masking rules and row filters (the catalog tags the columns)."""
+
+    roles: dict[str, RoleConfig] = Field(default_factory=_default_roles, description="Role name -> its rules.")
+    hash_salt: SecretStr | None = Field(None, description="Salt of hashed columns; env C360_GOVERNANCE__HASH_SALT "
+                                        "or a secret file only. Empty in dev: a random salt is kept in "
+                                        "<home>/secrets/hash_salt (mode 0600); prod requires it.")
+    spark_salt_sql: str = Field("secret('c360', 'hash_salt')", description="The SQL expression giving the salt "
+                                "in exported Spark views (Databricks secret scope by default).")
+    spark_schema: str = Field("gold", description="Schema of the gold tables in exported Spark SQL; each "
+                              "role's views go to <spark_schema>_<role>.")
+
+    @field_validator("roles")
+    @classmethod
+    def _names(cls, v: dict[str, RoleConfig]) -> dict[str, RoleConfig]:
+        bad = [n for n in v if not re.fullmatch(r"[a-z][a-z0-9_]{0,30}", n)]
+        if bad:
+            raise ValueError(f"role names must be lower-case identifiers: {', '.join(bad)}")
+        return v
+
+
 _yaml_data: ContextVar[dict[str, Any] | None] = ContextVar("c360_yaml_data", default=None)
 
 
@@ -300,6 +370,7 @@ class Settings(BaseSettings):
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
+    governance: GovernanceConfig = Field(default_factory=GovernanceConfig)
 
     @classmethod
     def settings_customise_sources(
@@ -496,6 +567,17 @@ analytics:
   clv_annual_discount: 0.10
   churn_horizon_days: 90    # churned = no order for this many days
   recommendations: 10       # next-best products per customer
+
+governance:
+  # who sees what of the gold tables; the catalog tags each column public, pii.direct, pii.quasi
+  # or sensitive. Rules: clear, masked (j***@example.com), hashed (salted SHA-256) or hidden.
+  # Salt: env C360_GOVERNANCE__HASH_SALT (prod); dev keeps a random one in <home>/secrets.
+  roles:
+    admin:     {rules: {pii.direct: clear, pii.quasi: clear, sensitive: clear}}
+    analyst:   {rules: {pii.direct: hashed, pii.quasi: masked, sensitive: hidden}}
+    marketing: {rules: {pii.direct: masked, pii.quasi: clear, sensitive: hidden}}
+    support:   {rules: {pii.direct: masked, pii.quasi: masked, sensitive: clear}}
+    # analyst_de: {rules: {pii.direct: hashed}, row_filter: {column: country, values: [DE]}}
 
 # Overlays per profile, applied on top of the keys above.
 profiles:

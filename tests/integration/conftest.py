@@ -35,3 +35,20 @@ def embedded(tmp_path: Path, world: World, monkeypatch: pytest.MonkeyPatch) -> I
     s = load_settings(home=tmp_path / "home")
     write_world(s, world)
     yield s
+
+
+@pytest.fixture(scope="session")
+def spark_engine() -> Iterator[object]:
+    """A Spark engine on a local Sail server (a Spark Connect server), shared by the session."""
+    from pysail.spark import SparkConnectServer
+    from pyspark.sql import SparkSession
+
+    from c360.engine.spark import SparkEngine
+
+    server = SparkConnectServer("127.0.0.1", 0)
+    server.start(background=True)
+    host, port = server.listening_address
+    engine = SparkEngine(SparkSession.builder.remote(f"sc://{host}:{port}").getOrCreate())
+    yield engine
+    engine.close()
+    server.stop()

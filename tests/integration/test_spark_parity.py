@@ -24,22 +24,6 @@ from tests.integration.conftest import N_CUSTOMERS, SEED, write_world
 pytestmark = pytest.mark.spark
 
 
-@pytest.fixture(scope="module")
-def spark_engine() -> Iterator[object]:
-    from pysail.spark import SparkConnectServer
-    from pyspark.sql import SparkSession
-
-    from c360.engine.spark import SparkEngine
-
-    server = SparkConnectServer("127.0.0.1", 0)
-    server.start(background=True)
-    host, port = server.listening_address
-    engine = SparkEngine(SparkSession.builder.remote(f"sc://{host}:{port}").getOrCreate())
-    yield engine
-    engine.close()
-    server.stop()
-
-
 def _sorted(t: pa.Table, keys: tuple[str, ...]) -> pa.Table:
     return t.sort_by([(k, "ascending") for k in keys])
 
