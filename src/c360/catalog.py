@@ -36,6 +36,8 @@ class Column:
     pii: Pii = "public"
     nullable: bool = True
     description: str = ""
+    # stored as AES-GCM tokens (governance/crypto.py); text columns only
+    encrypted: bool = False
 
     @property
     def arrow_type(self) -> pa.DataType:
@@ -94,6 +96,9 @@ class TableSpec:
 
     def pii_columns(self) -> dict[str, str]:
         return {c.name: c.pii for c in self.columns if c.pii != "public"}
+
+    def encrypted_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.encrypted)
 
 
 def _cols(*specs: str | Column) -> tuple[Column, ...]:
@@ -200,14 +205,14 @@ _TABLES: list[TableSpec] = [
     ),
     TableSpec(
         "feedback", "bronze",
-        _cols("feedback_id:string", "customer_id:int64", "rating:int64", "comment:string",
+        _cols("feedback_id:string", "customer_id:int64", "rating:int64", "comment:string:sensitive",
               "submitted_at:string") + BRONZE_META,
         primary_key=("feedback_id",), description="Customer feedback from CSV file drops.",
     ),
     TableSpec(
         "surveys", "bronze",
         _cols("survey_id:string", "customer_id:int64", "survey_type:string", "channel:string", "nps:int64",
-              "csat:int64", "responded_at:string", "comment:string") + BRONZE_META,
+              "csat:int64", "responded_at:string", "comment:string:sensitive") + BRONZE_META,
         primary_key=("survey_id",), description="NPS/CSAT survey responses from CSV file drops.",
     ),
     TableSpec(
@@ -222,7 +227,7 @@ _TABLES: list[TableSpec] = [
         "events", "bronze",
         _cols("event_id:string", "event_type:string", "event_ts:string", "cookie_id:string",
               "session_id:string", "customer_id:int64", "page:string", "product_id:string",
-              "social_network:string", "text:string", "_shard:string", "_position:string") + BRONZE_META,
+              "social_network:string", "text:string:sensitive", "_shard:string", "_position:string") + BRONZE_META,
         primary_key=("event_id",), description="Clickstream and social events from the stream.",
     ),
     # ------------------------------------------------------------------ silver: clean, deduplicated
@@ -272,7 +277,7 @@ _TABLES: list[TableSpec] = [
     ),
     TableSpec(
         "feedback", "silver",
-        _cols("feedback_id:string", "customer_id:int64", "rating:int64", "comment:string",
+        _cols("feedback_id:string", "customer_id:int64", "rating:int64", "comment:string:sensitive",
               "submitted_at:timestamp"),
         primary_key=("feedback_id",), inputs=("bronze.feedback",),
         expectations=(Expectation("rating_1_to_5", "rating BETWEEN 1 AND 5", "drop"),),
@@ -297,7 +302,7 @@ _TABLES: list[TableSpec] = [
         "web_events", "silver",
         _cols("event_id:string", "event_type:string", "event_ts:timestamp", "cookie_id:string",
               "session_id:string", "customer_id:int64", "page:string", "product_id:string",
-              "social_network:string", "text:string", "is_late:bool"),
+              "social_network:string", "text:string:sensitive", "is_late:bool"),
         primary_key=("event_id",), inputs=("bronze.events",), hot=True,
         expectations=(
             Expectation("event_ts_parsed", "event_ts IS NOT NULL", "drop", "completeness"),
@@ -346,7 +351,7 @@ _TABLES: list[TableSpec] = [
     TableSpec(
         "surveys", "silver",
         _cols("survey_id", "customer_id:int64", "survey_type", "channel", "nps:int64", "csat:int64",
-              "responded_at:timestamp", "comment"),
+              "responded_at:timestamp", "comment:string:sensitive"),
         primary_key=("survey_id",), inputs=("bronze.surveys",),
         expectations=(
             Expectation("nps_0_to_10", "nps BETWEEN 0 AND 10", "drop"),
@@ -565,7 +570,10 @@ _TABLES: list[TableSpec] = [
     TableSpec(
         "sentiment", "gold",
         _cols(Column("source", description="feedback, survey or social (a comment event)."), "source_id",
-              "person_id", "occurred_at:timestamp", "text:string:sensitive", "rating:int64",
+              "person_id", "occurred_at:timestamp",
+              Column("text", "string", "sensitive", encrypted=True,
+                     description="The comment; encrypted at rest (AES-GCM), clear for roles that decrypt."),
+              "rating:int64",
               Column("compound", "float64", description="VADER compound score, -1 … 1."),
               Column("sentiment", description="positive (≥ 0.05), negative (≤ -0.05) or neutral.")),
         primary_key=("source", "source_id"),

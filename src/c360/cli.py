@@ -410,6 +410,40 @@ def identity_resolve(
                       f"written to {output}")
 
 
+@app.command()
+def forget(
+    person_id: Annotated[str, typer.Argument(metavar="PERSON_ID", help="A person_id (gold.customer_360).")],
+    vacuum_now: Annotated[bool, typer.Option("--vacuum-now", help="Delete the superseded files at once (ends "
+                                             "time travel on the tables touched) instead of after "
+                                             "governance.erasure_retention_hours.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The audit details as JSON.")] = False,
+) -> None:
+    """Right to erasure: NULL every personal value of PERSON_ID in every layer (rows stay, with
+    nobody's name on them), vacuum, and record the request in the run audit."""
+    from c360.governance.erasure import forget as erase
+    from c360.lake.store import lake_from_settings
+
+    s = settings()
+    if not yes and not typer.confirm(f"Erase every personal value of {person_id} from the lake?"):
+        raise typer.Abort()
+    details = erase(s, lake_from_settings(s), person_id, vacuum_now=vacuum_now)
+    if as_json:
+        sys.stdout.write(json.dumps(details, indent=2) + "\n")
+        return
+    t = Table(title=f"erased {person_id}")
+    t.add_column("table")
+    t.add_column("rows", justify="right")
+    t.add_column("files vacuumed", justify="right")
+    for table_id, n in details["tables"].items():
+        t.add_row(table_id, f"{n:,}", str(details["vacuum"].get(table_id, 0)))
+    console.print(t)
+    when = "now" if vacuum_now else f"after {s.governance.erasure_retention_hours} h (run `c360 forget` again or " \
+        "--vacuum-now)"
+    console.print(f"superseded files holding the values are vacuumed {when}; the sources must erase too — "
+                  f"source ids: {json.dumps(details['source_ids'])}")
+
+
 governance_app = typer.Typer(no_args_is_help=True, help="Roles, masking policies and access-controlled views.")
 app.add_typer(governance_app, name="governance")
 

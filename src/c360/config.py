@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from c360.errors import C360Error
 
 DEFAULT_CONFIG_FILE = "c360.yaml"
-SECRET_FIELDS = ("password", "access_key_id", "secret_access_key", "sasl_password", "hash_salt")
+SECRET_FIELDS = ("password", "access_key_id", "secret_access_key", "sasl_password", "hash_salt", "encryption_keys")
 _URL_WITH_PASSWORD = re.compile(r"^[a-z0-9+]+://[^/@:]+:[^/@]+@", re.IGNORECASE)
 
 
@@ -265,6 +265,8 @@ class RoleConfig(_Section):
                                    "(the column is left out). A classification not named here is hidden; "
                                    "public columns are always clear.")
     row_filter: RowFilter | None = Field(None, description="Only these rows (e.g. a country-scoped analyst).")
+    decrypt: bool = Field(False, description="Reads columns encrypted at rest in clear (through its rules); "
+                          "without it, encrypted columns are left out of the role's views.")
     description: str = Field("", description="What the role is for.")
 
     @field_validator("rules")
@@ -282,7 +284,8 @@ class RoleConfig(_Section):
 def _default_roles() -> dict[str, RoleConfig]:
     return {
         "admin": RoleConfig(rules={"pii.direct": "clear", "pii.quasi": "clear", "sensitive": "clear"},
-                            description="Data owners: everything in clear."),
+                            decrypt=True, description="Data owners: everything in clear, encrypted columns "
+                                                      "decrypted."),
         "analyst": RoleConfig(rules={"pii.direct": "hashed", "pii.quasi": "masked", "sensitive": "hidden"},
                               description="Analysis: identities as stable hashes (joinable), quasi-identifiers "
                                           "generalised, free text hidden."),
@@ -301,6 +304,15 @@ class GovernanceConfig(_Section):
     hash_salt: SecretStr | None = Field(None, description="Salt of hashed columns; env C360_GOVERNANCE__HASH_SALT "
                                         "or a secret file only. Empty in dev: a random salt is kept in "
                                         "<home>/secrets/hash_salt (mode 0600); prod requires it.")
+    encryption_keys: SecretStr | None = Field(None, description="Keys of columns encrypted at rest: "
+                                              "'id=base64key,id2=base64key' (32-byte AES keys); env "
+                                              "C360_GOVERNANCE__ENCRYPTION_KEYS or a secret file only. Empty in dev: "
+                                              "one key is kept in <home>/secrets/lake_keys (0600); prod requires it.")
+    encryption_key_id: str = Field("", description="The key id new writes use (rotation: add a key, make it "
+                                   "active, rebuild, then drop the old one). Empty = the last key listed.")
+    erasure_retention_hours: int = Field(168, ge=0, description="c360 forget: superseded files holding erased "
+                                         "values are vacuumed once older than this (Delta's default 7 days keeps "
+                                         "time travel and concurrent readers safe); --vacuum-now removes them at once.")
     spark_salt_sql: str = Field("secret('c360', 'hash_salt')", description="The SQL expression giving the salt "
                                 "in exported Spark views (Databricks secret scope by default).")
     spark_schema: str = Field("gold", description="Schema of the gold tables in exported Spark SQL; each "

@@ -44,6 +44,9 @@ class _Spy(Engine):
     def register_function(self, name, fn, arity, returns):  # type: ignore[no-untyped-def]
         pass
 
+    def register_query(self, name, sql):  # type: ignore[no-untyped-def]
+        pass
+
     def _execute(self, sql: str) -> pa.Table:
         self.seen = sql
         return pa.table({})
@@ -53,6 +56,12 @@ def test_spark_engine_gets_transpiled_sql() -> None:
     spy = _Spy()
     spy.sql("SELECT regexp_matches(a, 'x') FROM t QUALIFY row_number() OVER (ORDER BY a) = 1")
     assert "RLIKE" in spy.seen and "QUALIFY" not in spy.seen
+
+
+def test_encrypted_columns_are_text() -> None:
+    # tokens are text: a date or number column would change type at rest
+    sealed = [(t.id, c.name) for t in catalog.tables() for c in t.columns if c.encrypted]
+    assert sealed and all(catalog.get(t).column(c).type == "string" for t, c in sealed)
 
 
 def test_pii_tags_are_declared_for_contact_columns() -> None:

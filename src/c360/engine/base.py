@@ -48,6 +48,11 @@ class Engine(ABC):
                 done.add(f.name)
 
     @abstractmethod
+    def register_query(self, name: str, sql: str) -> None:
+        """Make a query (DuckDB SQL) queryable as ``name``: a view, evaluated when read, so a
+        column no query uses is never computed."""
+
+    @abstractmethod
     def _execute(self, sql: str) -> pa.Table:
         """Run SQL already in this engine's dialect."""
 

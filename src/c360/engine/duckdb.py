@@ -56,6 +56,11 @@ class DuckDBEngine(Engine):
         self.con.create_function(name, fn, ["VARCHAR"] * arity, sql_type[returns], type="arrow",
                                  null_handling="special")
 
+    def register_query(self, name: str, sql: str) -> None:
+        if self._keep.pop(name, None) is not None:
+            self.con.unregister(name)
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {_ident(name)} AS {sql}")
+
     def _execute(self, sql: str) -> pa.Table:
         return self.con.sql(sql).arrow().read_all()
 

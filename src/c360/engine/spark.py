@@ -67,6 +67,9 @@ class SparkEngine(Engine):
         batch = {1: one, 2: two}[arity]
         self.spark.udf.register(name, pandas_udf(batch, spark_type[returns]))  # type: ignore[call-overload]
 
+    def register_query(self, name: str, sql: str) -> None:
+        self.spark.sql(f"CREATE OR REPLACE TEMP VIEW `{name}` AS {self.translate(sql)}")
+
     def _execute(self, sql: str) -> pa.Table:
         return self.spark.sql(sql).toArrow()
 

@@ -4,6 +4,8 @@ the role's rules in config (``governance.roles``), and the SQL of the view that 
 A view is ``SELECT <each column as the role may see it> FROM <base> [WHERE <row filter>]``,
 written in DuckDB SQL and transpiled for Spark, so both engines enforce the same policy:
 
+- a column encrypted at rest: decrypted by ``c360_decrypt`` for a role with ``decrypt``, left out
+  for any other (the keys stay in the engine that runs the view, never in its rows or text);
 - ``clear``: the column as is; ``masked`` / ``hashed``: governance/masking.py; ``hidden`` (and any
   classification the role does not name): the column is left out of the view.
 - row filter ``{column, values}``: on the table's own column when it has it, else through the
@@ -21,6 +23,7 @@ from c360 import catalog
 from c360.catalog import Column, TableSpec
 from c360.config import RoleConfig, Rule, Settings
 from c360.errors import C360Error
+from c360.governance.crypto import DECRYPT_FUNCTION
 from c360.governance.masking import hashed_sql, masked_sql
 
 PERSON_TABLE = "gold.dim_customer"
@@ -60,11 +63,17 @@ def _literal(value: str) -> str:
 
 
 def columns(r: RoleConfig, spec: TableSpec) -> list[ColumnPolicy]:
-    """The columns role ``r`` sees of ``spec``, in catalog order (hidden ones left out)."""
+    """The columns role ``r`` sees of ``spec``, in catalog order (hidden ones left out). A column
+    encrypted at rest is decrypted first (``c360_decrypt``, an engine function holding the keys)
+    for a role that may decrypt, and left out for any other."""
     out = []
     for col in spec.columns:
         rule = rule_for(r, col)
         ref = f"t.{_quote(col.name)}"
+        if col.encrypted:
+            if not r.decrypt:
+                continue
+            ref = f"{DECRYPT_FUNCTION}({ref}, {_literal(f'{spec.id}.{col.name}')})"
         if rule == "hidden":
             continue
         expr = ref if rule == "clear" else masked_sql(col, ref) if rule == "masked" else hashed_sql(col, ref)

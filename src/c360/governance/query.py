@@ -24,6 +24,7 @@ from c360.config import Settings
 from c360.engine.duckdb import DuckDBEngine
 from c360.engine.models import register_table
 from c360.errors import C360Error
+from c360.governance.crypto import DECRYPT_FUNCTION
 from c360.governance.keys import hash_salt
 from c360.governance.masking import SALT_FUNCTION
 from c360.governance.policy import PERSON_TABLE, role_views
@@ -67,6 +68,8 @@ class Governor:
         self.views = role_views(settings, role_name)
         self.engine = DuckDBEngine()
         self._salt(hash_salt(settings))
+        if lake.keyring is not None and settings.governance.roles[role_name].decrypt:
+            self.engine.register_function(DECRYPT_FUNCTION, lake.keyring.sql_function(), 2, "string")
         self.lake = lake
         self._registered: set[str] = set()
         self.engine.con.execute(f'CREATE SCHEMA "{role_name}"')
@@ -81,7 +84,7 @@ class Governor:
         spec = catalog.get(f"gold.{name}")
         for table_id in (spec.id, PERSON_TABLE):
             if table_id not in self._registered:
-                register_table(self.engine, self.lake, table_id)
+                register_table(self.engine, self.lake, table_id, decrypt=False)  # the views decrypt
                 self._registered.add(table_id)
         self.engine.con.execute(f'CREATE OR REPLACE VIEW "{self.role}"."{name}" AS {self.views[name]}')
         return self.engine.con.sql(f'SELECT * FROM "{self.role}"."{name}"').arrow().read_all()

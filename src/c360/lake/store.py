@@ -41,8 +41,11 @@ class TableInfo:
 class Lake:
     """The lake root and its storage options; one instance per run."""
 
-    def __init__(self, root: str, storage_options: Mapping[str, str] | None = None) -> None:
+    def __init__(self, root: str, storage_options: Mapping[str, str] | None = None, keyring: Any = None) -> None:
         self.root = root.rstrip("/")
+        # column keys (governance/crypto.py Keyring): columns the catalog marks encrypted are
+        # written as tokens; None refuses to write them
+        self.keyring = keyring
         self.storage_options = dict(storage_options or {}) if self.is_remote else None
         # Bronze stages run in threads and share the ops tables (audit, quarantine, ledger):
         # their writes are serialised, as a MERGE that races another commit would fail it.
@@ -177,6 +180,25 @@ class Lake:
         with self._writing(table_id):
             return self._append(table_id, data, txns=txns, metadata=metadata, schema_merge=schema_merge)
 
+    def _conform(self, data: pa.Table, spec: catalog.TableSpec, keep_extra: bool = False) -> pa.Table:
+        """``catalog.conform``, then the catalog's encrypted columns sealed (every write passes here)."""
+        out = catalog.conform(data, spec, keep_extra=keep_extra)
+        sealed = spec.encrypted_columns()
+        if not sealed or out.num_rows == 0:
+            return out
+        if self.keyring is None:
+            raise ValueError(f"{spec.id} has encrypted columns ({', '.join(sealed)}): this Lake has no keyring")
+        return self.keyring.seal(spec.id, out, sealed)
+
+    def decrypted(self, table_id: str, data: pa.Table) -> pa.Table:
+        """``data`` of ``table_id`` with its encrypted columns in clear (for the pipeline's models)."""
+        sealed = catalog.get(table_id).encrypted_columns()
+        if not sealed or data.num_rows == 0:
+            return data
+        if self.keyring is None:
+            raise ValueError(f"{table_id} has encrypted columns: this Lake has no keyring")
+        return self.keyring.open(table_id, data, sealed)
+
     def _writing(self, table_id: str) -> Any:
         return self._ops_lock if table_id.startswith("ops.") else contextlib.nullcontext()
 
@@ -188,7 +210,7 @@ class Lake:
             if dt is not None and all((dt.transaction_version(a) or -1) >= v for a, v in txns):
                 return False
         write_deltalake(
-            self.uri(table_id), catalog.conform(data, spec, keep_extra=schema_merge), mode="append",
+            self.uri(table_id), self._conform(data, spec, keep_extra=schema_merge), mode="append",
             partition_by=list(spec.partition_by) or None, storage_options=self.storage_options,
             schema_mode="merge" if schema_merge else None,
             commit_properties=self._props(metadata, txns),
@@ -201,7 +223,7 @@ class Lake:
         ``keep_extra`` keeps columns the catalog does not declare (see ``catalog.conform``)."""
         spec = catalog.get(table_id)
         write_deltalake(
-            self.uri(table_id), catalog.conform(data, spec, keep_extra=keep_extra), mode="overwrite",
+            self.uri(table_id), self._conform(data, spec, keep_extra=keep_extra), mode="overwrite",
             partition_by=list(spec.partition_by) or None, storage_options=self.storage_options,
             schema_mode="overwrite", commit_properties=self._props(metadata),
         )
@@ -221,7 +243,7 @@ class Lake:
         keys = keys or spec.primary_key
         if not keys:
             raise ValueError(f"{table_id} has no primary key to merge on")
-        src = catalog.conform(data, spec, keep_extra=schema_merge)
+        src = self._conform(data, spec, keep_extra=schema_merge)
         dt = self.table(table_id)
         if dt is None:
             self.overwrite(table_id, src, metadata=metadata, keep_extra=schema_merge)
@@ -248,13 +270,33 @@ class Lake:
         return int(out.get("num_target_rows_updated", 0))
 
 
+    def null_columns(self, table_id: str, columns: Sequence[str], predicate: str, *,
+                     metadata: Mapping[str, Any] | None = None) -> int:
+        """Set ``columns`` to NULL on the rows matching ``predicate`` (SQL) in one commit (erasure);
+        returns the rows updated."""
+        dt = self.table(table_id)
+        if dt is None:
+            return 0
+        out = dt.update(updates={c: "NULL" for c in columns}, predicate=predicate,
+                        commit_properties=self._props(metadata))
+        return int(out.get("num_updated_rows", 0))
+
+    def vacuum(self, table_id: str, retention_hours: int) -> int:
+        """Delete data files superseded more than ``retention_hours`` ago (0: all of them, which
+        ends time travel to older versions); returns how many were deleted."""
+        dt = self.table(table_id)
+        if dt is None:
+            return 0
+        return len(dt.vacuum(retention_hours=retention_hours, dry_run=False,
+                             enforce_retention_duration=retention_hours >= 168))
+
     def add_versions(self, table_id: str, versions: pa.Table, *, keys: Sequence[str],
                      metadata: Mapping[str, Any] | None = None) -> dict[str, int]:
         """SCD Type 2 in one MERGE: each row of ``versions`` (a new version, ``valid_from`` set,
         ``valid_to`` null) closes the current version of its key (``valid_to`` = its
         ``valid_from``, ``is_current`` false) and is inserted as the current one."""
         spec = catalog.get(table_id)
-        new = catalog.conform(versions.set_column(versions.schema.get_field_index("is_current"), "is_current",
+        new = self._conform(versions.set_column(versions.schema.get_field_index("is_current"), "is_current",
                                                   pa.array([True] * versions.num_rows)), spec)
         dt = self.table(table_id)
         if dt is None:
@@ -321,4 +363,6 @@ def lake_from_settings(settings: Any) -> Lake:
     root = settings.lake_root
     if "://" not in root:
         os.makedirs(root, exist_ok=True)
-    return Lake(root, settings.lake.delta_storage_options())
+    from c360.governance.crypto import Keyring
+
+    return Lake(root, settings.lake.delta_storage_options(), Keyring(settings=settings))
