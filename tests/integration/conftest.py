@@ -23,6 +23,20 @@ def write_world(settings: Settings, world: World) -> None:
                  settings.stream.shards)
 
 
+def built_company(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Settings]:
+    """One small company with its whole pipeline built once (DuckDB, embedded defaults), for a
+    module's fixture: ``yield from built_company(tmp_path_factory, "name")``."""
+    from c360.ops.pipeline import run_pipeline
+
+    home = tmp_path_factory.mktemp(name)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(home)
+        s = load_settings(home=home / "home")
+        write_world(s, build_world(N_CUSTOMERS, SEED))
+        run_pipeline(s)
+        yield s
+
+
 @pytest.fixture
 def world() -> World:
     return build_world(N_CUSTOMERS, SEED)

@@ -18,27 +18,20 @@ from typer.testing import CliRunner
 
 from c360 import catalog
 from c360.cli import app
-from c360.config import Settings, load_settings
+from c360.config import Settings
 from c360.errors import C360Error
 from c360.governance.erasure import find_subject, forget
 from c360.lake.store import Lake, lake_from_settings
 from c360.ops.audit import read_audit
 from c360.ops.pipeline import run_pipeline
-from c360.sources.generator import build_world
-from tests.integration.conftest import N_CUSTOMERS, SEED, write_world
+from tests.integration.conftest import built_company
 
 FREE_TEXT = ("raw", "text", "comment", "body")
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    home = tmp_path_factory.mktemp("erasure")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(home)
-        s = load_settings(home=home / "home")
-        write_world(s, build_world(N_CUSTOMERS, SEED))
-        run_pipeline(s)
-        yield s
+    yield from built_company(tmp_path_factory, "erasure")
 
 
 def _richest_person(lake: Lake) -> str:

@@ -27,9 +27,7 @@ from c360.governance.keys import hash_salt
 from c360.governance.policy import role_views
 from c360.governance.query import query_as_role, sandbox
 from c360.lake.store import Lake, lake_from_settings
-from c360.ops.pipeline import run_pipeline
-from c360.sources.generator import build_world
-from tests.integration.conftest import N_CUSTOMERS, SEED, write_world
+from tests.integration.conftest import built_company
 
 ROLES = ("admin", "analyst", "marketing", "support")
 GOLD_PII = [(s.name, c.name) for s in catalog.tables("gold") for c in s.columns if c.pii != "public"]
@@ -37,13 +35,7 @@ GOLD_PII = [(s.name, c.name) for s in catalog.tables("gold") for c in s.columns 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    home = tmp_path_factory.mktemp("governance")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(home)
-        s = load_settings(home=home / "home")
-        write_world(s, build_world(N_CUSTOMERS, SEED))
-        run_pipeline(s)
-        yield s
+    yield from built_company(tmp_path_factory, "governance")
 
 
 def _expected_mask(table: str, column: str, v: Any) -> Any:

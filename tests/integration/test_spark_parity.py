@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from c360 import catalog
-from c360.config import Settings, load_settings
+from c360.config import Settings
 from c360.engine.duckdb import DuckDBEngine
 from c360.engine.models import run_model
 from c360.lake.gold import GOLD_TABLES
@@ -18,8 +18,7 @@ from c360.lake.silver import SILVER_TABLES
 from c360.lake.silver.history import EPOCH
 from c360.lake.store import lake_from_settings
 from c360.ops.pipeline import run_pipeline
-from c360.sources.generator import build_world
-from tests.integration.conftest import N_CUSTOMERS, SEED, write_world
+from tests.integration.conftest import built_company
 
 pytestmark = pytest.mark.spark
 
@@ -31,13 +30,7 @@ def _sorted(t: pa.Table, keys: tuple[str, ...]) -> pa.Table:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """One small company, its whole pipeline built once with DuckDB: the inputs every model reads."""
-    home = tmp_path_factory.mktemp("parity")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(home)
-        s = load_settings(home=home / "home")
-        write_world(s, build_world(N_CUSTOMERS, SEED))
-        run_pipeline(s)
-        yield s
+    yield from built_company(tmp_path_factory, "parity")
 
 
 @pytest.mark.parametrize("table_id", [t for t in SILVER_TABLES + GOLD_TABLES if catalog.get(t).built_by == "model"])
