@@ -444,6 +444,37 @@ def forget(
                   f"source ids: {json.dumps(details['source_ids'])}")
 
 
+serve_app = typer.Typer(no_args_is_help=True, help="The serving database BI tools and the API read.")
+app.add_typer(serve_app, name="serve")
+
+
+@serve_app.command("load")
+def serve_load(
+    table: Annotated[list[str] | None, typer.Option("--table", help="Only these gold tables (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Per-table counts as JSON.")] = False,
+) -> None:
+    """Copy gold into the serving database (serving.url: PostgreSQL, default a DuckDB file under
+    home): bulk COPY into staging, merge on keys (only changed rows written), load_audit."""
+    from c360.lake.store import lake_from_settings
+    from c360.serve.load import load
+
+    s = settings()
+    with _spinner("loading") as step:
+        run_id, loaded = load(s, lake_from_settings(s), table, progress=step)
+    if as_json:
+        sys.stdout.write(json.dumps({"run_id": run_id, "tables": [
+            {"table": r.table, "rows": r.rows, "inserted": r.inserted, "updated": r.updated, "deleted": r.deleted,
+             "seconds": round((r.finished_at - r.started_at).total_seconds(), 3)} for r in loaded]}, indent=2) + "\n")
+        return
+    t = Table(title=f"serve load {run_id} → {s.serving_url.split('@')[-1]}")
+    for col in ("table", "rows", "inserted", "updated", "deleted", "s"):
+        t.add_column(col, justify="left" if col == "table" else "right")
+    for r in loaded:
+        t.add_row(r.table, f"{r.rows:,}", f"{r.inserted:,}", f"{r.updated:,}", f"{r.deleted:,}",
+                  f"{(r.finished_at - r.started_at).total_seconds():.1f}")
+    console.print(t)
+
+
 governance_app = typer.Typer(no_args_is_help=True, help="Roles, masking policies and access-controlled views.")
 app.add_typer(governance_app, name="governance")
 

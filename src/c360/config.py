@@ -144,6 +144,9 @@ class ServingConfig(_Section):
         "Empty = <home>/serving.duckdb."
     )
     password: SecretStr | None = Field(None, description="env C360_SERVING__PASSWORD only.")
+    load_workers: int = Field(2, ge=1, le=16, description="Tables loaded at once into PostgreSQL (a connection "
+                              "each: Arrow writes one table's CSV while the server parses another's). A DuckDB "
+                              "file takes one writer.")
 
     @field_validator("url")
     @classmethod
