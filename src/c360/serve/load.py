@@ -252,6 +252,19 @@ def load(settings: Settings, lake: Lake, tables: list[str] | None = None,
     with ThreadPoolExecutor(workers, thread_name_prefix="serve") as pool:
         futures = {t: pool.submit(one, t) for t in order}
         done = {t: f.result() for t, f in futures.items()}
+    if isinstance(db, _Postgres):
+        from c360.serve.policies import apply
+
+        if progress:
+            progress("roles, masked views, row-level security")
+        pg = connect(settings)
+        try:
+            present = {t: n for t, n in SERVED.items() if pg.scalar(
+                f"SELECT count(*) FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace "
+                f"WHERE s.nspname = '{SCHEMA}' AND c.relname = '{n}'")}
+            apply(settings, pg.con, present)
+        finally:
+            pg.close()
     return run_id, [done[t] for t in chosen]
 
 

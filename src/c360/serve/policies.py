@@ -1,0 +1,141 @@
+"""The governance policies enforced inside PostgreSQL, so that a BI tool connecting as a member of
+``c360_<role>`` sees only what that c360 role may see (governance/policy.py):
+
+- a group role ``c360_<role>`` (NOLOGIN: grant it to login users, ``GRANT c360_analyst TO bob``);
+- per c360 role, its views in schema ``c360_<role>``, owned by ``c360_owner_<role>``, a NOLOGIN
+  non-superuser that alone may read the base tables — so a view runs with its owner's rights
+  and the group role gets the views, never the base tables in schema ``c360``;
+- row filters as row-level security on the base tables: a policy per owner role, so each role's
+  views return only its rows, whatever the query;
+- hashes by ``c360.c360_hash(text)``, a SECURITY DEFINER function reading the salt from
+  ``c360_private.salt`` (function text is public in pg_proc; the salt is not in it); a view's
+  function calls are checked against its caller, so the group roles may execute it, but without
+  USAGE on schema ``c360`` they cannot call it outside their views;
+- nothing in ``c360`` or ``c360_private`` is granted to PUBLIC.
+
+Applied by ``c360 serve load`` after the tables are loaded; PostgreSQL only (the embedded DuckDB
+file is read through ``c360 query``'s sandbox instead).
+"""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+
+from c360 import catalog
+from c360.catalog import TableSpec
+from c360.config import Settings
+from c360.governance.keys import hash_salt
+from c360.governance.masking import SALT_FUNCTION
+from c360.governance.policy import columns, role, row_filter_sql
+
+SCHEMA = "c360"
+PRIVATE = "c360_private"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _to_postgres(select: str) -> str:
+    """A view's SELECT (DuckDB SQL) in PostgreSQL: salted hashes become ``c360.c360_hash``,
+    ``make_date`` stays ``make_date`` (sqlglot would write DATE_FROM_PARTS)."""
+    tree = sqlglot.parse_one(select, read="duckdb")
+
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.SHA2) and isinstance(node.this, exp.DPipe) \
+                and isinstance(node.this.this, exp.Anonymous) and node.this.this.name.lower() == SALT_FUNCTION:
+            return exp.Anonymous(this="C360_HASH", expressions=[node.this.expression])
+        if isinstance(node, exp.DateFromParts):
+            # EXTRACT gives numeric in PostgreSQL; make_date takes integers
+            return exp.Anonymous(this="MAKE_DATE", expressions=[exp.cast(node.args[k], "INT")
+                                                                 for k in ("year", "month", "day")])
+        return node
+
+    sql = tree.transform(swap).sql(dialect="postgres")
+    return sql.replace("C360_HASH(", f"{SCHEMA}.c360_hash(")
+
+
+def statements(settings: Settings, served: dict[str, str]) -> list[str]:
+    """Every statement that (re)applies the policies over the served tables (``served``: gold
+    table id -> served name), idempotently."""
+    def base(spec: TableSpec) -> str:
+        # the person table of row filters is customer360_golden when served (it has every person)
+        name = served.get(spec.id) or served.get("gold.customer_360")
+        return f"{SCHEMA}.{_q(name or spec.name)}"
+
+    salt = hash_salt(settings).replace("'", "''")
+    out = [
+        f"CREATE SCHEMA IF NOT EXISTS {PRIVATE}",
+        f"REVOKE ALL ON SCHEMA {SCHEMA}, {PRIVATE} FROM PUBLIC",
+        f"CREATE TABLE IF NOT EXISTS {PRIVATE}.salt (salt text NOT NULL)",
+        f"REVOKE ALL ON {PRIVATE}.salt FROM PUBLIC",
+        f"DELETE FROM {PRIVATE}.salt",
+        f"INSERT INTO {PRIVATE}.salt VALUES ('{salt}')",
+        f"CREATE OR REPLACE FUNCTION {SCHEMA}.c360_hash(v text) RETURNS text LANGUAGE sql STABLE "
+        f"SECURITY DEFINER SET search_path = pg_catalog AS $$ SELECT encode(sha256(convert_to((SELECT salt FROM "
+        f"{PRIVATE}.salt LIMIT 1) || v, 'UTF8')), 'hex') $$",
+        f"REVOKE ALL ON FUNCTION {SCHEMA}.c360_hash(text) FROM PUBLIC",
+    ]
+    person_served = "gold.customer_360" in served
+    for name in sorted(settings.governance.roles):
+        r = role(settings, name)
+        group, owner, schema = f"c360_{name}", f"c360_owner_{name}", f"c360_{name}"
+        out += [_create_role(group), _create_role(owner), f"CREATE SCHEMA IF NOT EXISTS {_q(schema)}",
+                f"GRANT USAGE ON SCHEMA {SCHEMA} TO {_q(owner)}",
+                f"GRANT EXECUTE ON FUNCTION {SCHEMA}.c360_hash(text) TO {_q(owner)}",
+                f"GRANT USAGE ON SCHEMA {_q(schema)} TO {_q(group)}",
+                # a function a view calls is checked against the caller, not the view's owner; the
+                # caller still cannot call it directly (no USAGE on schema c360)
+                f"GRANT EXECUTE ON FUNCTION {SCHEMA}.c360_hash(text) TO {_q(group)}",
+                f"ALTER SCHEMA {_q(schema)} OWNER TO {_q(owner)}"]
+        for table_id, served_name in served.items():
+            spec = catalog.get(table_id)
+            target = f"{SCHEMA}.{_q(served_name)}"
+            view = f"{_q(schema)}.{_q(served_name)}"
+            where = row_filter_sql(r, spec, base)
+            if where and "person_id IN" in where and not person_served:
+                where = None  # no served person table to filter through: fail closed
+            cols = columns(r, spec)
+            out.append(f"DROP VIEW IF EXISTS {view}")
+            if where is None or not cols:
+                continue
+            select = ", ".join(f"{c.sql} AS {_q(c.column.name)}" for c in cols)
+            out += [f"GRANT SELECT ON {target} TO {_q(owner)}",
+                    f"ALTER TABLE {target} ENABLE ROW LEVEL SECURITY",
+                    f"DROP POLICY IF EXISTS {_q(f'c360_{name}')} ON {target}",
+                    f"CREATE POLICY {_q(f'c360_{name}')} ON {target} FOR SELECT TO {_q(owner)} "
+                    f"USING ({_condition(where)})",
+                    f"CREATE VIEW {view} AS {_to_postgres(f'SELECT {select} FROM {target} AS t')}",
+                    f"ALTER VIEW {view} OWNER TO {_q(owner)}",
+                    f"GRANT SELECT ON {view} TO {_q(group)}"]
+    return out
+
+
+def _condition(where: str) -> str:
+    """A row filter (written over alias ``t``) as an RLS condition on the table itself."""
+    if not where:
+        return "true"
+    cond = sqlglot.parse_one(f"SELECT 1 FROM x AS t WHERE {where}", read="duckdb").args["where"].this
+
+    def unqualify(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column) and node.table == "t":
+            return exp.column(node.name, quoted=True)
+        return node
+
+    return cond.transform(unqualify).sql(dialect="postgres")
+
+
+def _create_role(name: str) -> str:
+    return (f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{name}') THEN "
+            f"CREATE ROLE {_q(name)} NOLOGIN; END IF; END $$")
+
+
+def apply(settings: Settings, con: object, served: dict[str, str]) -> int:
+    """Run ``statements`` on a PostgreSQL connection in one transaction; returns how many ran."""
+    stmts = statements(settings, served)
+    with con.transaction():  # type: ignore[attr-defined]
+        for s in stmts:
+            con.execute(s)  # type: ignore[attr-defined]
+    return len(stmts)
+
