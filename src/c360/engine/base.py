@@ -16,6 +16,16 @@ import sqlglot
 MODEL_DIALECT = "duckdb"
 
 
+def ident(name: str) -> str:
+    """``name`` as a double-quoted SQL identifier (DuckDB, PostgreSQL; sqlglot maps it for Spark)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value: str) -> str:
+    """``value`` as a single-quoted SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 @dataclass(frozen=True)
 class LakeTableRef:
     """A Delta table by URI, for engines that read Delta natively (Spark)."""

@@ -11,7 +11,7 @@ import duckdb
 import pyarrow as pa
 from deltalake import DeltaTable
 
-from c360.engine.base import Engine, LakeTableRef
+from c360.engine.base import Engine, LakeTableRef, ident, literal
 from c360.errors import C360Error
 from c360.lake.store import delta_dataset
 
@@ -35,14 +35,14 @@ class DuckDBEngine(Engine):
         # a name registered again replaces what it was (an Arrow object or a Parquet view)
         if self._keep.pop(name, None) is not None:
             self.con.unregister(name)
-        self.con.execute(f"DROP VIEW IF EXISTS {_ident(name)}")
+        self.con.execute(f"DROP VIEW IF EXISTS {ident(name)}")
         if isinstance(data, LakeTableRef):
             dt = DeltaTable(data.uri, storage_options=data.storage_options)
             files = _plain_parquet_files(dt, data.storage_options)
             if files:
                 # DuckDB's own Parquet reader: ~1.5-2x the Arrow dataset scan on 18M rows
                 # (docs/decisions/0004); union_by_name fills columns older files lack.
-                self.con.execute(f"CREATE OR REPLACE TEMP VIEW {_ident(name)} AS SELECT * FROM "
+                self.con.execute(f"CREATE OR REPLACE TEMP VIEW {ident(name)} AS SELECT * FROM "
                                  f"read_parquet({_sql_list(files)}, union_by_name = true)")
                 return
             data = delta_dataset(dt, data.storage_options)
@@ -59,7 +59,7 @@ class DuckDBEngine(Engine):
     def register_query(self, name: str, sql: str) -> None:
         if self._keep.pop(name, None) is not None:
             self.con.unregister(name)
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {_ident(name)} AS {sql}")
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {ident(name)} AS {sql}")
 
     def _execute(self, sql: str) -> pa.Table:
         return self.con.sql(sql).arrow().read_all()
@@ -83,9 +83,6 @@ def _plain_parquet_files(dt: DeltaTable, storage_options: dict[str, str] | None)
     return [f.removeprefix("file://") for f in dt.file_uris()]
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
 
 def _sql_list(values: list[str]) -> str:
-    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+    return "[" + ", ".join(literal(v) for v in values) + "]"

@@ -27,6 +27,7 @@ from typing import Any
 from c360 import catalog
 from c360.catalog import TableSpec
 from c360.config import Settings
+from c360.engine.base import literal
 from c360.errors import C360Error
 from c360.lake.store import Lake
 from c360.ops.audit import RunAudit
@@ -48,15 +49,11 @@ class Subject:
 _LINKS = ("person_id", "customer_id", "profile_id", "cookie_id", "email_key", "email")
 
 
-def _lit(v: str) -> str:
-    return "'" + v.replace("'", "''") + "'"
-
-
 def _in(column: str, values: Any, numeric: bool = False) -> str | None:
     vals = sorted(set(values))
     if not vals:
         return None
-    return f"{column} IN ({', '.join(str(int(v)) if numeric else _lit(str(v)) for v in vals)})"
+    return f"{column} IN ({', '.join(str(int(v)) if numeric else literal(str(v)) for v in vals)})"
 
 
 def find_subject(lake: Lake, person_id: str) -> Subject:
@@ -101,7 +98,7 @@ def predicate(spec: TableSpec, s: Subject) -> str | None:
     names = {c.name for c in spec.columns}
     parts = []
     if "person_id" in names:
-        parts.append(f"person_id = {_lit(s.person_id)}")
+        parts.append(f"person_id = {literal(s.person_id)}")
     if "customer_id" in names:
         parts.append(_in("customer_id", s.crm_ids, numeric=True))
     if "profile_id" in names:
@@ -115,7 +112,7 @@ def predicate(spec: TableSpec, s: Subject) -> str | None:
     if spec.id == "ops.quarantine":
         # the raw text of a rejected record: any mention of the person's emails or phones
         needles = sorted({e.lower() for e in s.emails} | s.phones)
-        parts.extend(f"strpos(lower(raw), {_lit(n.lower())}) > 0" for n in needles)
+        parts.extend(f"strpos(lower(raw), {literal(n.lower())}) > 0" for n in needles)
     linkable = spec.id == "ops.quarantine" or bool(names & set(_LINKS))
     if not linkable:
         return None

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from c360 import catalog
 from c360.catalog import Column, TableSpec
 from c360.config import RoleConfig, Rule, Settings
+from c360.engine.base import ident, literal
 from c360.errors import C360Error
 from c360.governance.crypto import DECRYPT_FUNCTION
 from c360.governance.masking import hashed_sql, masked_sql
@@ -54,14 +55,6 @@ def rule_for(r: RoleConfig, col: Column) -> Rule:
     return r.rules.get(col.pii, "hidden")
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def columns(r: RoleConfig, spec: TableSpec) -> list[ColumnPolicy]:
     """The columns role ``r`` sees of ``spec``, in catalog order (hidden ones left out). A column
     encrypted at rest is decrypted first (``c360_decrypt``, an engine function holding the keys)
@@ -69,11 +62,11 @@ def columns(r: RoleConfig, spec: TableSpec) -> list[ColumnPolicy]:
     out = []
     for col in spec.columns:
         rule = rule_for(r, col)
-        ref = f"t.{_quote(col.name)}"
+        ref = f"t.{ident(col.name)}"
         if col.encrypted:
             if not r.decrypt:
                 continue
-            ref = f"{DECRYPT_FUNCTION}({ref}, {_literal(f'{spec.id}.{col.name}')})"
+            ref = f"{DECRYPT_FUNCTION}({ref}, {literal(f'{spec.id}.{col.name}')})"
         if rule == "hidden":
             continue
         expr = ref if rule == "clear" else masked_sql(col, ref) if rule == "masked" else hashed_sql(col, ref)
@@ -87,14 +80,14 @@ def row_filter_sql(r: RoleConfig, spec: TableSpec, base: Callable[[TableSpec], s
     f = r.row_filter
     if f is None:
         return ""
-    values = ", ".join(_literal(v) for v in f.values)
+    values = ", ".join(literal(v) for v in f.values)
     names = {c.name for c in spec.columns}
     if f.column in names:
-        return f"t.{_quote(f.column)} IN ({values})"
+        return f"t.{ident(f.column)} IN ({values})"
     person = catalog.get(PERSON_TABLE)
     if "person_id" in names and f.column in {c.name for c in person.columns}:
         return (f"t.person_id IN (SELECT p.person_id FROM {base(person)} AS p "
-                f"WHERE p.{_quote(f.column)} IN ({values}))")
+                f"WHERE p.{ident(f.column)} IN ({values}))")
     if "person_id" in names:
         return None
     return ""
@@ -106,7 +99,7 @@ def view_sql(r: RoleConfig, spec: TableSpec, base: Callable[[TableSpec], str]) -
     cols = columns(r, spec)
     if where is None or not cols:
         return None
-    select = ",\n    ".join(f"{c.sql} AS {_quote(c.column.name)}" for c in cols)
+    select = ",\n    ".join(f"{c.sql} AS {ident(c.column.name)}" for c in cols)
     sql = f"SELECT\n    {select}\nFROM {base(spec)} AS t"
     return f"{sql}\nWHERE {where}" if where else sql
 

@@ -26,6 +26,7 @@ import pyarrow.csv as pcsv
 from c360 import catalog
 from c360.catalog import TableSpec
 from c360.config import Settings
+from c360.engine.base import ident
 from c360.errors import C360Error
 from c360.lake.store import Lake
 from c360.ops.audit import new_run_id
@@ -64,31 +65,27 @@ class Loaded:
     finished_at: datetime
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def merge_sql(target: str, staging: str, spec: TableSpec) -> dict[str, str]:
     """The statements that merge ``staging`` into ``target`` on the primary key (PostgreSQL and
     DuckDB alike): update the changed rows, insert the new keys, delete the keys gone."""
     keys, cols = spec.primary_key, [c.name for c in spec.columns]
-    on = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in keys)
-    changed = " OR ".join(f"t.{_q(c)} IS DISTINCT FROM s.{_q(c)}" for c in cols if c not in keys) or "FALSE"
-    sets = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in cols if c not in keys)
-    collist = ", ".join(_q(c) for c in cols)
+    on = " AND ".join(f"t.{ident(k)} = s.{ident(k)}" for k in keys)
+    changed = " OR ".join(f"t.{ident(c)} IS DISTINCT FROM s.{ident(c)}" for c in cols if c not in keys) or "FALSE"
+    sets = ", ".join(f"{ident(c)} = s.{ident(c)}" for c in cols if c not in keys)
+    collist = ", ".join(ident(c) for c in cols)
     return {
         "update": (f"UPDATE {target} AS t SET {sets} FROM {staging} AS s WHERE {on} AND ({changed})"
                    if sets else ""),
-        "insert": (f"INSERT INTO {target} ({collist}) SELECT {', '.join(f's.{_q(c)}' for c in cols)} FROM {staging} "
+        "insert": (f"INSERT INTO {target} ({collist}) SELECT {', '.join(f's.{ident(c)}' for c in cols)} FROM {staging} "
                    f"AS s WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE {on})"),
         "delete": f"DELETE FROM {target} AS t WHERE NOT EXISTS (SELECT 1 FROM {staging} AS s WHERE {on})",
     }
 
 
 def _ddl(name: str, spec: TableSpec, types: dict[str, str], schema: str) -> str:
-    cols = ", ".join(f"{_q(c.name)} {types[c.type]}" for c in spec.columns)
-    return (f"CREATE TABLE IF NOT EXISTS {schema}.{_q(name)} ({cols}, "
-            f"PRIMARY KEY ({', '.join(_q(k) for k in spec.primary_key)}))")
+    cols = ", ".join(f"{ident(c.name)} {types[c.type]}" for c in spec.columns)
+    return (f"CREATE TABLE IF NOT EXISTS {schema}.{ident(name)} ({cols}, "
+            f"PRIMARY KEY ({', '.join(ident(k) for k in spec.primary_key)}))")
 
 
 class _Target:
@@ -130,8 +127,8 @@ class _Postgres(_Target):
         return max(self.con.execute(sql).rowcount, 0)
 
     def stage(self, name: str, spec: TableSpec, data: pa.Table) -> str:
-        staging = _q(f"_stage_{name}")
-        cols = ", ".join(f"{_q(c.name)} {self.types[c.type]}" for c in spec.columns)
+        staging = ident(f"_stage_{name}")
+        cols = ", ".join(f"{ident(c.name)} {self.types[c.type]}" for c in spec.columns)
         self.execute(f"CREATE TEMP TABLE {staging} ({cols}) ON COMMIT DROP")
         self.copy_into(staging, spec, data)
         self.execute(f"ANALYZE {staging}")  # a temp table has no statistics: the merge joins need them
@@ -140,7 +137,7 @@ class _Postgres(_Target):
     def copy_into(self, target: str, spec: TableSpec, data: pa.Table) -> None:
         buf = io.BytesIO()
         pcsv.write_csv(data, buf, pcsv.WriteOptions(include_header=False, quoting_style="needed"))
-        collist = ", ".join(_q(c.name) for c in spec.columns)
+        collist = ", ".join(ident(c.name) for c in spec.columns)
         with self.con.cursor().copy(f"COPY {target} ({collist}) FROM STDIN WITH (FORMAT csv)") as cp:
             view = buf.getbuffer()
             for i in range(0, len(view), 1 << 22):
@@ -176,7 +173,7 @@ class _DuckDB(_Target):
         return self.scalar(sql)
 
     def stage(self, name: str, spec: TableSpec, data: pa.Table) -> str:
-        staging = _q(f"_stage_{name}")
+        staging = ident(f"_stage_{name}")
         self.con.register("c360_incoming", data)
         self.execute(f"CREATE OR REPLACE TEMP TABLE {staging} AS SELECT * FROM c360_incoming")
         self.con.unregister("c360_incoming")
@@ -184,7 +181,7 @@ class _DuckDB(_Target):
 
     def copy_into(self, target: str, spec: TableSpec, data: pa.Table) -> None:
         self.con.register("c360_incoming", data)
-        self.execute(f"INSERT INTO {target} SELECT {', '.join(_q(c.name) for c in spec.columns)} FROM c360_incoming")
+        self.execute(f"INSERT INTO {target} SELECT {', '.join(ident(c.name) for c in spec.columns)} FROM c360_incoming")
         self.con.unregister("c360_incoming")
 
     @contextmanager
@@ -271,7 +268,7 @@ def load(settings: Settings, lake: Lake, tables: list[str] | None = None,
 def _load_table(db: _Target, lake: Lake, table_id: str, run_id: str) -> Loaded:
     spec = catalog.get(table_id)
     name = SERVED[table_id]
-    target = f"{SCHEMA}.{_q(name)}"
+    target = f"{SCHEMA}.{ident(name)}"
     started = datetime.now(UTC)
     data = lake.decrypted(table_id, lake.read(table_id, [c.name for c in spec.columns]))
     try:
@@ -287,7 +284,7 @@ def _load_table(db: _Target, lake: Lake, table_id: str, run_id: str) -> Loaded:
                 counts = {"updated": db.changed(sql["update"]) if sql["update"] else 0,
                           "inserted": db.changed(sql["insert"]), "deleted": db.changed(sql["delete"])}
             for col in INDEXES.get(name, ()):
-                db.execute(f"CREATE INDEX IF NOT EXISTS {_q(f'ix_{name}_{col}')} ON {target} ({_q(col)})")
+                db.execute(f"CREATE INDEX IF NOT EXISTS {ident(f'ix_{name}_{col}')} ON {target} ({ident(col)})")
             done = Loaded(name, data.num_rows, counts["inserted"], counts["updated"], counts["deleted"], started,
                           datetime.now(UTC))
             _audit(db, run_id, done, "SUCCESS", None)

@@ -25,16 +25,13 @@ from sqlglot import exp
 from c360 import catalog
 from c360.catalog import TableSpec
 from c360.config import Settings
+from c360.engine.base import ident
 from c360.governance.keys import hash_salt
 from c360.governance.masking import SALT_FUNCTION
 from c360.governance.policy import columns, role, row_filter_sql
 
 SCHEMA = "c360"
 PRIVATE = "c360_private"
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _to_postgres(select: str) -> str:
@@ -62,7 +59,7 @@ def statements(settings: Settings, served: dict[str, str]) -> list[str]:
     def base(spec: TableSpec) -> str:
         # the person table of row filters is customer360_golden when served (it has every person)
         name = served.get(spec.id) or served.get("gold.customer_360")
-        return f"{SCHEMA}.{_q(name or spec.name)}"
+        return f"{SCHEMA}.{ident(name or spec.name)}"
 
     salt = hash_salt(settings).replace("'", "''")
     out = [
@@ -81,18 +78,18 @@ def statements(settings: Settings, served: dict[str, str]) -> list[str]:
     for name in sorted(settings.governance.roles):
         r = role(settings, name)
         group, owner, schema = f"c360_{name}", f"c360_owner_{name}", f"c360_{name}"
-        out += [_create_role(group), _create_role(owner), f"CREATE SCHEMA IF NOT EXISTS {_q(schema)}",
-                f"GRANT USAGE ON SCHEMA {SCHEMA} TO {_q(owner)}",
-                f"GRANT EXECUTE ON FUNCTION {SCHEMA}.c360_hash(text) TO {_q(owner)}",
-                f"GRANT USAGE ON SCHEMA {_q(schema)} TO {_q(group)}",
+        out += [_create_role(group), _create_role(owner), f"CREATE SCHEMA IF NOT EXISTS {ident(schema)}",
+                f"GRANT USAGE ON SCHEMA {SCHEMA} TO {ident(owner)}",
+                f"GRANT EXECUTE ON FUNCTION {SCHEMA}.c360_hash(text) TO {ident(owner)}",
+                f"GRANT USAGE ON SCHEMA {ident(schema)} TO {ident(group)}",
                 # a function a view calls is checked against the caller, not the view's owner; the
                 # caller still cannot call it directly (no USAGE on schema c360)
-                f"GRANT EXECUTE ON FUNCTION {SCHEMA}.c360_hash(text) TO {_q(group)}",
-                f"ALTER SCHEMA {_q(schema)} OWNER TO {_q(owner)}"]
+                f"GRANT EXECUTE ON FUNCTION {SCHEMA}.c360_hash(text) TO {ident(group)}",
+                f"ALTER SCHEMA {ident(schema)} OWNER TO {ident(owner)}"]
         for table_id, served_name in served.items():
             spec = catalog.get(table_id)
-            target = f"{SCHEMA}.{_q(served_name)}"
-            view = f"{_q(schema)}.{_q(served_name)}"
+            target = f"{SCHEMA}.{ident(served_name)}"
+            view = f"{ident(schema)}.{ident(served_name)}"
             where = row_filter_sql(r, spec, base)
             if where and "person_id IN" in where and not person_served:
                 where = None  # no served person table to filter through: fail closed
@@ -100,15 +97,15 @@ def statements(settings: Settings, served: dict[str, str]) -> list[str]:
             out.append(f"DROP VIEW IF EXISTS {view}")
             if where is None or not cols:
                 continue
-            select = ", ".join(f"{c.sql} AS {_q(c.column.name)}" for c in cols)
-            out += [f"GRANT SELECT ON {target} TO {_q(owner)}",
+            select = ", ".join(f"{c.sql} AS {ident(c.column.name)}" for c in cols)
+            out += [f"GRANT SELECT ON {target} TO {ident(owner)}",
                     f"ALTER TABLE {target} ENABLE ROW LEVEL SECURITY",
-                    f"DROP POLICY IF EXISTS {_q(f'c360_{name}')} ON {target}",
-                    f"CREATE POLICY {_q(f'c360_{name}')} ON {target} FOR SELECT TO {_q(owner)} "
+                    f"DROP POLICY IF EXISTS {ident(f'c360_{name}')} ON {target}",
+                    f"CREATE POLICY {ident(f'c360_{name}')} ON {target} FOR SELECT TO {ident(owner)} "
                     f"USING ({_condition(where)})",
                     f"CREATE VIEW {view} AS {_to_postgres(f'SELECT {select} FROM {target} AS t')}",
-                    f"ALTER VIEW {view} OWNER TO {_q(owner)}",
-                    f"GRANT SELECT ON {view} TO {_q(group)}"]
+                    f"ALTER VIEW {view} OWNER TO {ident(owner)}",
+                    f"GRANT SELECT ON {view} TO {ident(group)}"]
     return out
 
 
@@ -128,7 +125,7 @@ def _condition(where: str) -> str:
 
 def _create_role(name: str) -> str:
     return (f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{name}') THEN "
-            f"CREATE ROLE {_q(name)} NOLOGIN; END IF; END $$")
+            f"CREATE ROLE {ident(name)} NOLOGIN; END IF; END $$")
 
 
 def apply(settings: Settings, con: object, served: dict[str, str]) -> int:

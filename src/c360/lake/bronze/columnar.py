@@ -16,20 +16,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from c360.catalog import TableSpec
+from c360.engine.base import ident, literal
 from c360.lake.quarantine import Rejected
 
 
 def source_columns(spec: TableSpec) -> list[tuple[str, str]]:
     """(name, type) of the columns a source provides (not the lineage ``_`` columns)."""
     return [(c.name, c.type) for c in spec.columns if not c.name.startswith("_")]
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
 
 
 def _coerce(typ: str, x: str) -> tuple[str, str]:
@@ -68,33 +61,33 @@ def _validate_sql(spec: TableSpec, mode: str, source: str = "raw_input", carry: 
     cols = source_columns(spec)
     blank = " WHERE trim(__raw) <> ''" if skip_blank else ""
     if mode == "lines":
-        parsed = (f"SELECT *, CASE WHEN __kind = 'OBJECT' THEN json_transform(__raw, {_lit(_shape(spec))}) END "
+        parsed = (f"SELECT *, CASE WHEN __kind = 'OBJECT' THEN json_transform(__raw, {literal(_shape(spec))}) END "
                   f"AS __v FROM (SELECT *, CASE WHEN __ok THEN json_type(__raw) END AS __kind "
                   f"FROM (SELECT *, json_valid(__raw) AS __ok FROM {source}{blank}))")
-        field = {n: f"__v.{_q(n)}" for n, _ in cols}
+        field = {n: f"__v.{ident(n)}" for n, _ in cols}
     else:
         parsed = f"SELECT *, true AS __ok, 'OBJECT' AS __kind FROM {source}"
-        field = {n: f"p.{_q(n)}" for n, _ in cols}
+        field = {n: f"p.{ident(n)}" for n, _ in cols}
     rule = ["WHEN NOT __ok THEN 'json_parse'", "WHEN __kind <> 'OBJECT' THEN 'record_is_object'"]
     reason = ["WHEN NOT __ok THEN 'not valid JSON'", "WHEN __kind <> 'OBJECT' THEN 'record is not a JSON/XML object'"]
     values, texts = [], []
     for name, typ in cols:
-        x, xn = field[name], _q("__x_" + name)
+        x, xn = field[name], ident("__x_" + name)
         val, what = _coerce(typ, x)
-        values.append(f"CASE WHEN {x} = '' THEN NULL ELSE {val} END AS {_q(name)}")
+        values.append(f"CASE WHEN {x} = '' THEN NULL ELSE {val} END AS {ident(name)}")
         texts.append(f"{x} AS {xn}")
-        cond = f"{xn} <> '' AND {_q(name)} IS NULL"  # a value was given but does not fit
-        rule.append(f"WHEN {cond} THEN {_lit('type:' + name)}")
-        reason.append(f"WHEN {cond} THEN {_lit(f'column {name}: expected {what}, got ')} || {xn}")
+        cond = f"{xn} <> '' AND {ident(name)} IS NULL"  # a value was given but does not fit
+        rule.append(f"WHEN {cond} THEN {literal('type:' + name)}")
+        reason.append(f"WHEN {cond} THEN {literal(f'column {name}: expected {what}, got ')} || {xn}")
     pk = [n for n in spec.primary_key if n in dict(cols)]
     if pk:
-        missing = " OR ".join(f"{_q(k)} IS NULL" for k in pk)
-        which = ", ".join(f"CASE WHEN {_q(k)} IS NULL THEN {_lit(k)} END" for k in pk)
+        missing = " OR ".join(f"{ident(k)} IS NULL" for k in pk)
+        which = ", ".join(f"CASE WHEN {ident(k)} IS NULL THEN {literal(k)} END" for k in pk)
         rule.append(f"WHEN {missing} THEN 'primary_key_present'")
         reason.append(f"WHEN {missing} THEN 'missing primary key value(s): ' || concat_ws(', ', {which})")
-    names = ", ".join(_q(n) for n, _ in cols)
+    names = ", ".join(ident(n) for n, _ in cols)
     # a rejected record's raw form when the input has none: its fields as one JSON object
-    as_json = ", ".join(f"{_q(n)} := {_q('__x_' + n)}" for n, _ in cols)
+    as_json = ", ".join(f"{ident(n)} := {ident('__x_' + n)}" for n, _ in cols)
     lead = carry + ", " if carry else ""
     return (f"WITH p AS ({parsed}), "
             f"v AS (SELECT {lead}__row, __locator, __raw, __ok, __kind, {', '.join(texts)}, "
@@ -210,9 +203,9 @@ def validate_json_files(paths: list[str], spec: TableSpec, con: duckdb.DuckDBPyC
 
 def _read_json(paths: list[str], spec: TableSpec, filename: str = "") -> str:
     """DuckDB's reader over JSON-lines files, every source column as text (rules apply after)."""
-    shape = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n, _ in source_columns(spec)) + "}"
-    files = "[" + ", ".join(_lit(p) for p in paths) + "]"
-    named = f", filename = {_lit(filename)}" if filename else ""
+    shape = "{" + ", ".join(f"{literal(n)}: 'VARCHAR'" for n, _ in source_columns(spec)) + "}"
+    files = "[" + ", ".join(literal(p) for p in paths) + "]"
+    named = f", filename = {literal(filename)}" if filename else ""
     return f"read_json({files}, format = 'newline_delimited', columns = {shape}, records = true{named})"
 
 

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from c360 import catalog
+from c360.engine.base import ident
 from c360.errors import ReconciliationError
 from c360.lake.quarantine import QUARANTINE
 from c360.lake.store import Lake
@@ -58,10 +59,6 @@ def _counts(lake: Lake, table_id: str, column: str, batch_ids: list[str]) -> dic
     return dict(zip(t.column("b").to_pylist(), t.column("n").to_pylist(), strict=True))
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _check_sample(lake: Lake, table_id: str, sample: KeySample) -> int:
     """Compare the sampled rows with bronze's rows of the same keys and batches (as multisets of
     per-row checksums); raise naming the first key that differs. Returns the rows checked."""
@@ -69,8 +66,8 @@ def _check_sample(lake: Lake, table_id: str, sample: KeySample) -> int:
         return 0
     rows = pa.concat_tables(sample.parts)
     name = catalog.get(table_id).sql_name
-    keys = ", ".join(_q(k) for k in sample.keys)
-    row_hash = "md5(to_json(struct_pack(" + ", ".join(f"{_q(c)} := {_q(c)}" for c in sample.columns) + ")))"
+    keys = ", ".join(ident(k) for k in sample.keys)
+    row_hash = "md5(to_json(struct_pack(" + ", ".join(f"{ident(c)} := {ident(c)}" for c in sample.columns) + ")))"
     # the batch ids as literals: DuckDB pushes the filter into the Delta scan (file statistics)
     batches = ", ".join(sorted({"'" + b.replace("'", "''") + "'" for b in rows.column("_batch_id").to_pylist()}))
     query = (f"WITH s AS (SELECT {keys}, _batch_id, {row_hash} AS h FROM __sample), "
