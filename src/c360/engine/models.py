@@ -9,7 +9,7 @@ import pyarrow as pa
 from c360 import catalog
 from c360.analytics.sentiment import FUNCTIONS as ANALYTICS_FUNCTIONS
 from c360.catalog import TableSpec
-from c360.engine.base import MODEL_DIALECT, Engine, LakeTableRef
+from c360.engine.base import MODEL_DIALECT, Engine, LakeTableRef, ident, literal
 from c360.governance.crypto import DECRYPT_FUNCTION
 from c360.lake.rules import expand
 from c360.lake.standardise import FUNCTIONS
@@ -35,8 +35,8 @@ def register_table(engine: Engine, lake: Lake, table_id: str, decrypt: bool = Tr
         sealed = f"{spec.sql_name}__sealed"
         engine.register(sealed, LakeTableRef(lake.uri(table_id), lake.storage_options))
         engine.ensure_functions([lake.keyring.function()])
-        cols = [f"{DECRYPT_FUNCTION}(\"{c}\", '{table_id}.{c}') AS \"{c}\"" if c in spec.encrypted_columns()
-                else f'"{c}"' for c in lake.dataset(table_id).schema.names]
+        cols = [f"{DECRYPT_FUNCTION}({ident(c)}, {literal(f'{table_id}.{c}')}) AS {ident(c)}"
+                if c in spec.encrypted_columns() else ident(c) for c in lake.dataset(table_id).schema.names]
         engine.register_query(spec.sql_name, f"SELECT {', '.join(cols)} FROM {sealed}")
     elif lake.exists(table_id):
         engine.register(spec.sql_name, LakeTableRef(lake.uri(table_id), lake.storage_options))

@@ -19,7 +19,6 @@ import base64
 import os
 import secrets
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -27,6 +26,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from c360.errors import C360Error
+from c360.governance.keys import dev_secret
 
 PREFIX = "c360e1"
 DECRYPT_FUNCTION = "c360_decrypt"
@@ -158,17 +158,6 @@ def _keys_from_settings(settings: Any) -> tuple[dict[str, bytes], str]:
         raise C360Error("no encryption keys set: profile prod needs governance.encryption_keys", where="governance",
                         fix="set C360_GOVERNANCE__ENCRYPTION_KEYS=k1=<base64 of 32 random bytes>")
     else:
-        keys = _parse_keys(_dev_key_file(settings.home / "secrets" / "lake_keys").read_text(), "lake_keys file")
+        keys = _parse_keys(dev_secret(settings, "lake_keys", lambda: f"k1={new_key()}\n"), "lake_keys file")
     return keys, g.encryption_key_id or list(keys)[-1]
 
-
-def _dev_key_file(path: Path) -> Path:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return path
-        with os.fdopen(fd, "w") as f:
-            f.write(f"k1={new_key()}\n")
-    return path

@@ -7,14 +7,26 @@ from __future__ import annotations
 
 import os
 import secrets
-from pathlib import Path
+from collections.abc import Callable
 
 from c360.config import Settings
 from c360.errors import C360Error
 
 
-def _secret_file(settings: Settings, name: str) -> Path:
-    return settings.home / "secrets" / name
+def dev_secret(settings: Settings, name: str, make: Callable[[], str]) -> str:
+    """A dev-only secret kept in ``<home>/secrets/<name>`` (mode 0600), made by ``make`` the first
+    time; O_EXCL: two processes starting at once keep the first one's value."""
+    path = settings.home / "secrets" / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(make())
+    return path.read_text()
 
 
 def hash_salt(settings: Settings) -> str:
@@ -28,15 +40,4 @@ def hash_salt(settings: Settings) -> str:
     if settings.profile == "prod":
         raise C360Error("no hash salt set: profile prod needs governance.hash_salt", where="governance",
                         fix="set C360_GOVERNANCE__HASH_SALT (or a file of that name in C360_SECRETS_DIR)")
-    path = _secret_file(settings, "hash_salt")
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: two processes starting at once keep the first one's salt
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_hex(32))
-    return path.read_text().strip()
+    return dev_secret(settings, "hash_salt", lambda: secrets.token_hex(32)).strip()

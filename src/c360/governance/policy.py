@@ -93,14 +93,19 @@ def row_filter_sql(r: RoleConfig, spec: TableSpec, base: Callable[[TableSpec], s
     return ""
 
 
+def select_list(cols: list[ColumnPolicy], sep: str = ", ") -> str:
+    """The SELECT list of a view: each column as the role sees it, under its own name."""
+    return sep.join(f"{c.sql} AS {ident(c.column.name)}" for c in cols)
+
+
 def view_sql(r: RoleConfig, spec: TableSpec, base: Callable[[TableSpec], str]) -> str | None:
     """The SELECT of role ``r``'s view of ``spec`` (DuckDB SQL), or None when it may not see it."""
     where = row_filter_sql(r, spec, base)
     cols = columns(r, spec)
     if where is None or not cols:
         return None
-    select = ",\n    ".join(f"{c.sql} AS {ident(c.column.name)}" for c in cols)
-    sql = f"SELECT\n    {select}\nFROM {base(spec)} AS t"
+    sep = ",\n    "
+    sql = f"SELECT\n    {select_list(cols, sep)}\nFROM {base(spec)} AS t"
     return f"{sql}\nWHERE {where}" if where else sql
 
 

@@ -21,6 +21,7 @@ from sqlglot import exp
 
 from c360 import catalog
 from c360.config import Settings
+from c360.engine.base import literal
 from c360.engine.duckdb import DuckDBEngine
 from c360.engine.models import register_table
 from c360.errors import C360Error
@@ -76,8 +77,7 @@ class Governor:
 
     def _salt(self, salt: str) -> None:
         # a macro returning a literal: prepared parameters are not allowed in a macro body
-        quoted = "'" + salt.replace("'", "''") + "'"
-        self.engine.con.execute(f"CREATE MACRO {SALT_FUNCTION}() AS {quoted}")
+        self.engine.con.execute(f"CREATE MACRO {SALT_FUNCTION}() AS {literal(salt)}")
 
     def view(self, name: str) -> pa.Table:
         """The rows of the role's view of gold table ``name``."""

@@ -26,7 +26,7 @@ import pyarrow.csv as pcsv
 from c360 import catalog
 from c360.catalog import TableSpec
 from c360.config import Settings
-from c360.engine.base import ident
+from c360.engine.base import ident, literal
 from c360.errors import C360Error
 from c360.lake.store import Lake
 from c360.ops.audit import new_run_id
@@ -298,7 +298,7 @@ def _load_table(db: _Target, lake: Lake, table_id: str, run_id: str) -> Loaded:
 
 def _audit(db: _Target, run_id: str, r: Loaded, status: str, error: str | None) -> None:
     def lit(v: Any) -> str:
-        return "NULL" if v is None else "'" + str(v).replace("'", "''") + "'"
+        return "NULL" if v is None else literal(str(v))
 
     db.execute(f"INSERT INTO {SCHEMA}.load_audit VALUES ({lit(run_id)}, {lit(r.table)}, {r.rows}, {r.inserted}, "
                f"{r.updated}, {r.deleted}, {lit(r.started_at.isoformat())}, {lit(r.finished_at.isoformat())}, "

@@ -25,10 +25,10 @@ from sqlglot import exp
 from c360 import catalog
 from c360.catalog import TableSpec
 from c360.config import Settings
-from c360.engine.base import ident
+from c360.engine.base import ident, literal
 from c360.governance.keys import hash_salt
 from c360.governance.masking import SALT_FUNCTION
-from c360.governance.policy import columns, role, row_filter_sql
+from c360.governance.policy import columns, role, row_filter_sql, select_list
 
 SCHEMA = "c360"
 PRIVATE = "c360_private"
@@ -61,14 +61,14 @@ def statements(settings: Settings, served: dict[str, str]) -> list[str]:
         name = served.get(spec.id) or served.get("gold.customer_360")
         return f"{SCHEMA}.{ident(name or spec.name)}"
 
-    salt = hash_salt(settings).replace("'", "''")
+    salt = hash_salt(settings)
     out = [
         f"CREATE SCHEMA IF NOT EXISTS {PRIVATE}",
         f"REVOKE ALL ON SCHEMA {SCHEMA}, {PRIVATE} FROM PUBLIC",
         f"CREATE TABLE IF NOT EXISTS {PRIVATE}.salt (salt text NOT NULL)",
         f"REVOKE ALL ON {PRIVATE}.salt FROM PUBLIC",
         f"DELETE FROM {PRIVATE}.salt",
-        f"INSERT INTO {PRIVATE}.salt VALUES ('{salt}')",
+        f"INSERT INTO {PRIVATE}.salt VALUES ({literal(salt)})",
         f"CREATE OR REPLACE FUNCTION {SCHEMA}.c360_hash(v text) RETURNS text LANGUAGE sql STABLE "
         f"SECURITY DEFINER SET search_path = pg_catalog AS $$ SELECT encode(sha256(convert_to((SELECT salt FROM "
         f"{PRIVATE}.salt LIMIT 1) || v, 'UTF8')), 'hex') $$",
@@ -97,7 +97,7 @@ def statements(settings: Settings, served: dict[str, str]) -> list[str]:
             out.append(f"DROP VIEW IF EXISTS {view}")
             if where is None or not cols:
                 continue
-            select = ", ".join(f"{c.sql} AS {ident(c.column.name)}" for c in cols)
+            select = select_list(cols)
             out += [f"GRANT SELECT ON {target} TO {ident(owner)}",
                     f"ALTER TABLE {target} ENABLE ROW LEVEL SECURITY",
                     f"DROP POLICY IF EXISTS {ident(f'c360_{name}')} ON {target}",
@@ -124,7 +124,7 @@ def _condition(where: str) -> str:
 
 
 def _create_role(name: str) -> str:
-    return (f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{name}') THEN "
+    return (f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {literal(name)}) THEN "
             f"CREATE ROLE {ident(name)} NOLOGIN; END IF; END $$")
 
 
