@@ -654,6 +654,16 @@ _TABLES: list[TableSpec] = [
         description="Monthly in-store sales per salesperson; each store's top seller earns 1 % of their sales.",
     ),
     TableSpec(
+        "product_sales", "gold",
+        _cols("product_id", "name", "category", "orders:int64", "units:int64",
+              Column("customers", "int64", description="Distinct buyers (known persons) of the product."),
+              "revenue:float64", "returned:float64", "net_revenue:float64",
+              Column("category_rank", "int32", description="1 = the category's best seller by revenue.")),
+        primary_key=("product_id",), inputs=("gold.fact_sales", "gold.dim_product"),
+        expectations=(Expectation("net_within_revenue", "net_revenue <= revenue + 0.005", "fail", "consistency"),),
+        description="Orders, units, buyers and revenue of every catalog product (top products, per category).",
+    ),
+    TableSpec(
         "coupon_offers", "gold",
         _cols("person_id", "segment", "churn_risk", "offer", "discount_pct:int32", "product_id",
               Column("reason", description="Why this customer gets this offer."),
@@ -697,6 +707,25 @@ _TABLES: list[TableSpec] = [
               "reason", "raw:string:pii.direct", "quarantined_at:timestamp"),
         primary_key=("quarantine_id",),
         description="Every rejected record or file, with the rule it broke and its raw text.",
+    ),
+    # served snapshots: computed from ops.run_audit by `c360 serve load` (not lake tables)
+    TableSpec(
+        "dq_scorecard", "ops",
+        _cols("table_id", "layer", Column("status", description="PASS, FAILED or NOT RUN."), "score:float64",
+              "threshold:float64",
+              Column("dimensions", description="JSON: score per DQ dimension."),
+              Column("failing_rules", description="JSON: rule -> rows that broke it."),
+              "run_id", "checked_at:timestamp", "error"),
+        primary_key=("table_id",), built_by="serve",
+        description="The data-quality scorecard (c360 quality) as served: one row per lake table.",
+    ),
+    TableSpec(
+        "run_history", "ops",
+        _cols("run_id", "command", Column("status", description="RUNNING, SUCCESS or FAILED."),
+              "started_at:timestamp", "ended_at:timestamp", "stages:int64", "failed_stages:int64",
+              "rows_out:int64", "rows_quarantined:int64", "error"),
+        primary_key=("run_id",), built_by="serve",
+        description="The recent pipeline runs (c360 runs) as served, newest first.",
     ),
     TableSpec(
         "file_ledger", "ops",

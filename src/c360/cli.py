@@ -312,6 +312,8 @@ def tables(
     lake = lake_from_settings(settings())
     rows = []
     for spec in catalog.tables():
+        if spec.built_by == "serve":
+            continue  # served snapshots live in the serving database, not the lake
         info = lake.info(spec.id)
         updated = (datetime.fromtimestamp(info.last_update_ms / 1000, UTC).isoformat(timespec="seconds")
                    if info.last_update_ms else None)
@@ -473,6 +475,67 @@ def serve_load(
         t.add_row(r.table, f"{r.rows:,}", f"{r.inserted:,}", f"{r.updated:,}", f"{r.deleted:,}",
                   f"{(r.finished_at - r.started_at).total_seconds():.1f}")
     console.print(t)
+
+
+@serve_app.command("api")
+def serve_api(
+    host: Annotated[str | None, typer.Option(help="Listen address (default serving.api_host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default serving.api_port).")] = None,
+) -> None:
+    """Start the REST API and the dashboard over the serving database (run `c360 serve load`
+    first). Each request acts as the role of its API key or bearer token."""
+    import logging
+
+    import uvicorn
+
+    from c360.serve.api import create_app
+    from c360.serve.auth import configured_keys
+
+    s = settings()
+    app_ = create_app(s)
+    h, p = host or s.serving.api_host, port or s.serving.api_port
+    console.print(f"c360 API on http://{h}:{p}/api/v1 (dashboard http://{h}:{p}/) over "
+                  f"{s.serving_url.split('@')[-1]}")
+    if s.profile != "prod" and not s.serving.api_keys:
+        console.print(f"dev API keys: `c360 serve keys` ({len(configured_keys(s))} roles)")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    uvicorn.run(app_, host=h, port=p, log_level="warning", access_log=False)
+
+
+@serve_app.command("openapi")
+def serve_openapi() -> None:
+    """Print the API's OpenAPI spec (JSON; docs/openapi.json is this output)."""
+    from c360.serve.api import create_app
+    from c360.serve.reader import Reader
+
+    # the spec needs the routes only: a bare Reader (never queried) instead of a database
+    spec = create_app(settings(), reader=Reader()).openapi()
+    sys.stdout.write(json.dumps(spec, indent=2, sort_keys=True) + "\n")
+
+
+@serve_app.command("keys")
+def serve_keys() -> None:
+    """The dev API key of each role (dev only; in prod keys come from C360_SERVING__API_KEYS)."""
+    from c360.serve.auth import dev_keys
+
+    s = settings()
+    if s.profile == "prod":
+        raise C360Error("dev keys exist only in profile dev", where="serve keys",
+                        fix="set C360_SERVING__API_KEYS='role=key,…'")
+    for role, key in dev_keys(s).items():
+        sys.stdout.write(f"{role}\t{key}\n")
+
+
+@serve_app.command("token")
+def serve_token(
+    role: Annotated[str, typer.Option(help="The c360 role the token acts as.")],
+    ttl: Annotated[int, typer.Option(help="Seconds until it expires.", min=60, max=31_536_000)] = 3600,
+    subject: Annotated[str, typer.Option(help="Who it is for (shown in the API's log).")] = "c360-cli",
+) -> None:
+    """Print a bearer token (JWT, HS256 with serving.token_secret) acting as ROLE."""
+    from c360.serve.auth import mint_token
+
+    sys.stdout.write(mint_token(settings(), role, ttl, subject) + "\n")
 
 
 governance_app = typer.Typer(no_args_is_help=True, help="Roles, masking policies and access-controlled views.")

@@ -21,7 +21,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from c360.errors import C360Error
 
 DEFAULT_CONFIG_FILE = "c360.yaml"
-SECRET_FIELDS = ("password", "access_key_id", "secret_access_key", "sasl_password", "hash_salt", "encryption_keys")
+SECRET_FIELDS = ("password", "access_key_id", "secret_access_key", "sasl_password", "hash_salt", "encryption_keys",
+                 "api_keys", "token_secret")
 _URL_WITH_PASSWORD = re.compile(r"^[a-z0-9+]+://[^/@:]+:[^/@]+@", re.IGNORECASE)
 
 
@@ -147,6 +148,20 @@ class ServingConfig(_Section):
     load_workers: int = Field(2, ge=1, le=16, description="Tables loaded at once into PostgreSQL (a connection "
                               "each: Arrow writes one table's CSV while the server parses another's). A DuckDB "
                               "file takes one writer.")
+
+    api_host: str = Field("127.0.0.1", description="Address `c360 serve api` listens on.")
+    api_port: int = Field(8360, ge=1, le=65535, description="Port of `c360 serve api`.")
+    api_keys: SecretStr | None = Field(None, description="API keys and the role each acts as: "
+                                       "'role=key,role=key' (several keys per role allowed; keys of 24+ "
+                                       "characters); env C360_SERVING__API_KEYS or a secret file only. Empty in "
+                                       "dev: one key per role is kept in <home>/secrets/api_keys (0600).")
+    token_secret: SecretStr | None = Field(None, description="HMAC secret of bearer tokens (JWT HS256, "
+                                           "`c360 serve token --role R`); env C360_SERVING__TOKEN_SECRET or a "
+                                           "secret file only. Empty: tokens are not accepted (dev: a secret is "
+                                           "kept in <home>/secrets/token_secret).")
+    api_pool_size: int = Field(8, ge=1, le=64, description="PostgreSQL connections the API keeps open.")
+    api_page_size: int = Field(50, ge=1, le=1000, description="Rows per page when a request does not say.")
+    api_max_page_size: int = Field(500, ge=1, le=10000, description="The most rows one page may ask for.")
 
     @field_validator("url")
     @classmethod
@@ -560,6 +575,9 @@ lake:
 serving:
   # a DuckDB file (default: <home>/serving.duckdb) or postgresql+psycopg://user@host:5432/db
   url: ""
+  api_host: 127.0.0.1       # c360 serve api
+  api_port: 8360
+  # API keys: env C360_SERVING__API_KEYS='analyst=KEY,support=KEY' (dev keeps one per role in <home>/secrets)
 
 engine:
   name: duckdb              # duckdb or spark

@@ -528,3 +528,21 @@ def test_product_store_and_salesperson_dimensions(gold: tuple[Settings, Lake]) -
     assert stores["salespeople"].to_dict() == team.to_dict() == {"ST1": 2}
     people = frame(lake, "gold.dim_salesperson")
     assert sorted(people["salesperson_id"]) == ["SP1", "SP2"] and set(people["store_id"]) == {"ST1"}
+
+
+def test_product_sales_per_product_and_category_rank(gold: tuple[Settings, Lake]) -> None:
+    o = orders_frame()
+    got = frame(gold[1], "gold.product_sales").set_index("product_id")
+    assert set(got.index) == {p for p, *_ in PRODUCTS}
+    category = {p: c for p, c, _ in PRODUCTS}
+    for p, _c, _pr in PRODUCTS:
+        lines = o[o["product"] == p]
+        r = got.loc[p]
+        assert r["orders"] == lines["order_id"].nunique() and r["units"] == lines["qty"].sum()
+        assert r["customers"] == lines["person_id"].dropna().nunique()
+        assert r["revenue"] == lines["cents"].sum() / 100 and r["returned"] == lines["ret_cents"].sum() / 100
+        assert r["net_revenue"] == (lines["cents"].sum() - lines["ret_cents"].sum()) / 100
+        rivals = sorted((q for q in category if category[q] == category[p]),
+                        key=lambda q: (-o[o["product"] == q]["cents"].sum(), -o[o["product"] == q]["qty"].sum(), q))
+        assert r["category_rank"] == rivals.index(p) + 1
+    assert got.loc["C", "revenue"] == 40.0 and got.loc["C", "returned"] == 20.0  # O2 + O3, O3's line returned

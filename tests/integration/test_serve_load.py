@@ -14,7 +14,7 @@ import pytest
 from c360 import catalog
 from c360.config import Settings, load_settings
 from c360.lake.store import lake_from_settings
-from c360.serve.load import SCHEMA, SERVED, connect, load
+from c360.serve.load import SCHEMA, SERVED, connect, load, snapshot
 from tests.conftest import SERVICE_PORTS, port_open
 from tests.integration.conftest import built_company
 
@@ -58,7 +58,8 @@ def _served(s: Settings, name: str, keys: tuple[str, ...]) -> list[tuple[Any, ..
 
 def _gold(s: Settings, table_id: str) -> list[tuple[Any, ...]]:
     spec = catalog.get(table_id)
-    t = lake_from_settings(s).read(table_id, [c.name for c in spec.columns])
+    lake = lake_from_settings(s)
+    t = snapshot(s, lake, table_id) if spec.built_by == "serve" else lake.read(table_id, [c.name for c in spec.columns])
     t = t.sort_by([(k, "ascending") for k in spec.primary_key])
     return [tuple(r.values()) for r in t.to_pylist()]
 
@@ -114,3 +115,19 @@ def test_an_incremental_load_moves_only_changed_new_and_gone_rows(serving: Setti
     finally:
         lake.overwrite(spec.id, before)
         load(serving, lake, ["gold.customer_rfm"])
+
+
+def test_the_scorecard_and_run_history_are_served_from_the_audit(serving: Settings) -> None:
+    from c360.ops.audit import recent_runs
+    from c360.quality.scorecard import scorecard
+
+    lake = lake_from_settings(serving)
+    load(serving, lake, ["ops.dq_scorecard", "ops.run_history"])
+    cards = {r[0]: r for r in _served(serving, "dq_scorecard", ("table_id",))}
+    expected = scorecard(lake, serving)
+    assert set(cards) == {t.table_id for t in expected}
+    for t in expected:
+        assert cards[t.table_id][2:5] == (t.status, t.score, t.threshold)
+    runs = _served(serving, "run_history", ("run_id",))
+    assert {r[0]: r[2] for r in runs} == {r["run_id"]: r["status"] for r in recent_runs(lake, 200)}
+    assert all(r[5] > 0 for r in runs if r[2] == "SUCCESS")  # every finished run has stages

@@ -13,6 +13,7 @@ inserted, updated, deleted, rows, started, finished, status). Indexes serve the 
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -39,12 +40,16 @@ SERVED: dict[str, str] = {
     "gold.churn_risk": "churn_risk", "gold.coupon_offers": "coupon_offers", "gold.cx_summary": "cx_summary",
     "gold.cx_daily": "cx_daily", "gold.sales_team_monthly": "sales_team_monthly",
     "gold.daily_report": "daily_report", "gold.monthly_report": "monthly_report",
-    "gold.dim_product": "products",
+    "gold.dim_product": "products", "gold.product_sales": "product_sales",
+    "ops.dq_scorecard": "dq_scorecard", "ops.run_history": "run_history",
 }
+# how many recent runs ops.run_history serves
+RUN_HISTORY = 200
 # the API's lookups: served table -> indexed columns
 INDEXES: dict[str, tuple[str, ...]] = {
     "customer360_golden": ("email", "phone", "segment"), "customer_segments": ("segment",),
     "recommendations": ("person_id",), "cx_daily": ("date",),
+    "product_sales": ("category",),
 }
 _PG_TYPES = {"string": "text", "int64": "bigint", "int32": "integer", "float64": "double precision",
              "bool": "boolean", "date": "date", "timestamp": "timestamptz"}
@@ -230,7 +235,7 @@ def load(settings: Settings, lake: Lake, tables: list[str] | None = None,
         db.execute(_AUDIT_DDL)
     finally:
         db.close()
-    missing = [t for t in chosen if not lake.exists(t)]
+    missing = [t for t in chosen if catalog.get(t).built_by != "serve" and not lake.exists(t)]
     if missing:
         raise C360Error(f"{', '.join(missing)} not built yet", where="serve load", fix="run `c360 run` first")
     workers = settings.serving.load_workers if isinstance(db, _Postgres) else 1
@@ -240,12 +245,12 @@ def load(settings: Settings, lake: Lake, tables: list[str] | None = None,
             progress(table_id)
         conn = connect(settings)
         try:
-            return _load_table(conn, lake, table_id, run_id)
+            return _load_table(conn, settings, lake, table_id, run_id)
         finally:
             conn.close()
 
     # the biggest tables first, so that the workers finish together
-    order = sorted(chosen, key=lambda t: -lake.count(t))
+    order = sorted(chosen, key=lambda t: 0 if catalog.get(t).built_by == "serve" else -lake.count(t))
     with ThreadPoolExecutor(workers, thread_name_prefix="serve") as pool:
         futures = {t: pool.submit(one, t) for t in order}
         done = {t: f.result() for t, f in futures.items()}
@@ -265,12 +270,42 @@ def load(settings: Settings, lake: Lake, tables: list[str] | None = None,
     return run_id, [done[t] for t in chosen]
 
 
-def _load_table(db: _Target, lake: Lake, table_id: str, run_id: str) -> Loaded:
+def snapshot(settings: Settings, lake: Lake, table_id: str) -> pa.Table:
+    """A served snapshot (catalog ``built_by="serve"``), computed from the run audit: the DQ
+    scorecard, or the recent runs."""
+    from c360.ops.audit import recent_runs
+    from c360.quality.scorecard import scorecard
+
+    spec = catalog.get(table_id)
+    if table_id == "ops.dq_scorecard":
+        rows = [{"table_id": t.table_id, "layer": t.table_id.split(".")[0], "status": t.status, "score": t.score,
+                 "threshold": t.threshold, "dimensions": json.dumps(t.dimensions, sort_keys=True),
+                 "failing_rules": json.dumps(t.failing_rules, sort_keys=True), "run_id": t.run_id,
+                 "checked_at": t.checked_at, "error": t.error} for t in scorecard(lake, settings)]
+    elif table_id == "ops.run_history":
+        rows = []
+        for run in recent_runs(lake, RUN_HISTORY):
+            stages = run["stages"]
+            rows.append({"run_id": run["run_id"], "command": run.get("command"), "status": run["status"],
+                         "started_at": run.get("started_at"), "ended_at": run.get("ended_at"),
+                         "stages": len(stages), "failed_stages": sum(s["status"] == "FAILED" for s in stages),
+                         "rows_out": sum(s["rows_out"] or 0 for s in stages),
+                         "rows_quarantined": sum(s["rows_quarantined"] or 0 for s in stages),
+                         "error": run.get("error")})
+    else:
+        raise KeyError(table_id)
+    return catalog.conform(pa.Table.from_pylist(rows), spec) if rows else spec.schema().empty_table()
+
+
+def _load_table(db: _Target, settings: Settings, lake: Lake, table_id: str, run_id: str) -> Loaded:
     spec = catalog.get(table_id)
     name = SERVED[table_id]
     target = f"{SCHEMA}.{ident(name)}"
     started = datetime.now(UTC)
-    data = lake.decrypted(table_id, lake.read(table_id, [c.name for c in spec.columns]))
+    if spec.built_by == "serve":
+        data = snapshot(settings, lake, table_id)
+    else:
+        data = lake.decrypted(table_id, lake.read(table_id, [c.name for c in spec.columns]))
     try:
         with db.transaction():
             db.execute(_ddl(name, spec, db.types, SCHEMA))

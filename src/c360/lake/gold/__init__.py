@@ -14,7 +14,7 @@ GOLD_TABLES = (
     "gold.fact_sales", "gold.fact_orders", "gold.dim_customer", "gold.recommendations", "gold.customer_clv",
     "gold.churn_risk", "gold.sentiment", "gold.customer_rfm", "gold.dim_product", "gold.customer_360",
     "gold.coupon_offers", "gold.dim_store", "gold.dim_salesperson", "gold.dim_date", "gold.cx_summary",
-    "gold.cx_daily", "gold.sales_team_monthly", "gold.daily_report", "gold.monthly_report",
+    "gold.cx_daily", "gold.sales_team_monthly", "gold.product_sales", "gold.daily_report", "gold.monthly_report",
 )
 
 
