@@ -3,7 +3,7 @@
 #   scripts/services.sh up [NAME...]     start what is not running (default: all)
 #   scripts/services.sh down [NAME...]   stop what this script started
 #   scripts/services.sh status           one line per service
-# NAME: mariadb postgres seaweedfs kinesalite tansu
+# NAME: mariadb postgres seaweedfs kinesalite tansu chromium (headless, for the dashboard's browser tests)
 # Services already answering on their port are used as they are (a machine may run them already).
 # State lives under $C360_SERVICES_DIR (default: <repo>/.services). Ports can be overridden with
 # C360_MARIADB_PORT, C360_POSTGRES_PORT, C360_S3_PORT, C360_KINESIS_PORT, C360_KAFKA_PORT.
@@ -20,7 +20,7 @@ KAFKA_PORT="${C360_KAFKA_PORT:-9092}"
 # SeaweedFS credentials for the local S3 endpoint; tests read the same variables.
 S3_KEY="${C360_S3_ACCESS_KEY:-c360local}"
 S3_SECRET="${C360_S3_SECRET_KEY:-c360localsecret}"
-ALL=(mariadb postgres seaweedfs kinesalite tansu)
+ALL=(mariadb postgres seaweedfs kinesalite tansu chromium)
 mkdir -p "$DIR/logs"
 
 log() { printf '[services] %s\n' "$*"; }
@@ -145,6 +145,16 @@ tansu_up() {
 }
 tansu_down() { pidfile_alive "$DIR/tansu/tansu.pid" && kill "$(cat "$DIR/tansu/tansu.pid")" || true; }
 
+# ---------------------------------------------------------------- Chromium (not a server: the browser tests start it)
+chromium_bin() { command -v chromium || command -v chromium-browser || true; }
+chromium_up() {
+  if [ -n "$(chromium_bin)" ]; then log "chromium: $(chromium_bin)"; return; fi
+  apt_install chromium
+  [ -n "$(chromium_bin)" ] || die "chromium did not install"
+  log "chromium: installed $(chromium_bin)"
+}
+chromium_down() { :; }
+
 status() {
   local s
   for s in "mariadb $MARIADB_PORT" "postgres $POSTGRES_PORT" "seaweedfs $S3_PORT" \
@@ -152,6 +162,7 @@ status() {
     set -- $s
     if port_open "$2"; then echo "$1 up 127.0.0.1:$2"; else echo "$1 down 127.0.0.1:$2"; fi
   done
+  if [ -n "$(chromium_bin)" ]; then echo "chromium installed $(chromium_bin)"; else echo "chromium missing"; fi
 }
 
 cmd="${1:-status}"; shift || true
@@ -160,5 +171,5 @@ case "$cmd" in
   up) for n in "${names[@]}"; do "${n}_up"; done ;;
   down) for n in "${names[@]}"; do "${n}_down"; done ;;
   status) status ;;
-  *) die "usage: $0 up|down|status [mariadb postgres seaweedfs kinesalite tansu]" ;;
+  *) die "usage: $0 up|down|status [mariadb postgres seaweedfs kinesalite tansu chromium]" ;;
 esac
