@@ -163,7 +163,13 @@ class _DuckDB(_Target):
     def __init__(self, path: str) -> None:
         import duckdb
 
-        self.con = duckdb.connect(path)
+        try:
+            self.con = duckdb.connect(path)
+        except duckdb.IOException as e:
+            # most often `c360 serve api`, which holds the file open read-only
+            raise C360Error(f"cannot write the serving file {path}: {str(e).splitlines()[0][:200]}",
+                            where="serving.url", fix="stop the process holding it (c360 serve api?) or serve "
+                            "from PostgreSQL, which takes loads while the API reads") from None
         self.con.execute("SET TimeZone = 'UTC'")
 
     # DuckDB 2.0 wants every result read to its end before the next statement
