@@ -655,13 +655,15 @@ _TABLES: list[TableSpec] = [
     ),
     TableSpec(
         "product_sales", "gold",
-        _cols("product_id", "name", "category", "orders:int64", "units:int64",
+        _cols("product_id", "name", "category",
+              Column("lines", "int64", description="Order lines with the product."), "units:int64",
               Column("customers", "int64", description="Distinct buyers (known persons) of the product."),
               "revenue:float64", "returned:float64", "net_revenue:float64",
               Column("category_rank", "int32", description="1 = the category's best seller by revenue.")),
         primary_key=("product_id",), inputs=("gold.fact_sales", "gold.dim_product"),
         expectations=(Expectation("net_within_revenue", "net_revenue <= revenue + 0.005", "fail", "consistency"),),
-        description="Orders, units, buyers and revenue of every catalog product (top products, per category).",
+        description="Order lines, units, buyers and revenue of every catalog product (top products, per "
+                    "category).",
     ),
     TableSpec(
         "coupon_offers", "gold",

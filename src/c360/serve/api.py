@@ -548,7 +548,7 @@ def create_app(settings: Settings, reader: Reader | None = None) -> FastAPI:
 
     @app.get(f"{PREFIX}/products/top", response_model=Rows, tags=["analytics"])
     def top_products(c: Who, limit: Annotated[int, Query(ge=1, le=100)] = 10,
-                     by: Literal["revenue", "units", "orders", "customers"] = "revenue",
+                     by: Literal["revenue", "units", "lines", "customers"] = "revenue",
                      category: Annotated[str | None, Query(max_length=64)] = None) -> Rows:
         """The best-selling products, overall or in one category."""
         where, params = ("WHERE category = ?", [category]) if category else ("", [])
