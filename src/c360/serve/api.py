@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-import phonenumbers
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
@@ -36,7 +35,9 @@ from c360 import __version__
 from c360.config import Settings
 from c360.errors import C360Error
 from c360.governance.policy import columns, role, rule_for
+from c360.lake.standardise import e164_one
 from c360.serve.auth import Authenticator, AuthError, Caller
+from c360.serve.load import SERVED
 from c360.serve.reader import PERSON_SERVED, Reader, RoleCannotRead, open_reader, table_of
 
 log = logging.getLogger("c360.api")
@@ -315,7 +316,7 @@ def create_app(settings: Settings, reader: Reader | None = None) -> FastAPI:
         """The caller's role: its row filter and, per table it can read, the rule of each column."""
         r = role(settings, c.role)
         tables = []
-        for served in sorted(_served_names()):
+        for served in sorted(SERVED.values()):
             try:
                 db.relation(c.role, served)
             except RoleCannotRead:
@@ -594,12 +595,6 @@ def create_app(settings: Settings, reader: Reader | None = None) -> FastAPI:
     return app
 
 
-def _served_names() -> list[str]:
-    from c360.serve.load import SERVED
-
-    return list(SERVED.values())
-
-
 def _check_person(value: str) -> str:
     if not _PERSON_ID.match(value):
         raise ApiError(400, "bad_request", "person_id must be 1-64 letters, digits or . _ : -")
@@ -614,13 +609,12 @@ def _normal_email(value: str) -> str:
 
 
 def _normal_phone(value: str) -> str:
-    try:
-        n = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
-        raise ApiError(400, "bad_request", "phone must be in international format, e.g. +4930123456") from None
-    if not phonenumbers.is_possible_number(n):
-        raise ApiError(400, "bad_request", "phone is not a possible number")
-    return phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.E164)
+    # the rule silver stored phones with (lake/standardise.py), so a lookup finds what was stored
+    e164 = e164_one(value, None)
+    if e164 is None:
+        raise ApiError(400, "bad_request", "phone must be a possible number in international format, "
+                                           "e.g. +4930123456")
+    return e164
 
 
 def _like_prefix(text: str) -> str:
