@@ -174,7 +174,8 @@ class EngineConfig(_Section):
 
     name: Literal["duckdb", "spark"] = Field("duckdb", description="duckdb (default) or spark (Spark Connect).")
     spark_remote: str = Field("", description="Spark Connect URL (sc://host:port) when name=spark.")
-    threads: int | None = Field(None, ge=1, description="DuckDB threads; None = all cores.")
+    threads: int | None = Field(None, ge=1, description="DuckDB threads per engine; None = all cores, shared "
+                                "among the tables a layer builds at once (cores // pipeline.silver_workers each).")
     memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. '8GB'.")
 
 

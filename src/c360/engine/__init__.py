@@ -7,8 +7,9 @@ from c360.engine.base import Engine, LakeTableRef
 __all__ = ["Engine", "LakeTableRef", "create_engine"]
 
 
-def create_engine(settings: object) -> Engine:
-    """The engine the config names (imports Spark only when asked for)."""
+def create_engine(settings: object, threads: int | None = None) -> Engine:
+    """The engine the config names (imports Spark only when asked for). ``threads``: DuckDB's
+    threads when ``engine.threads`` is not set (default: all cores)."""
     cfg = settings.engine  # type: ignore[attr-defined]
     if cfg.name == "spark":
         from c360.engine.spark import SparkEngine
@@ -16,4 +17,4 @@ def create_engine(settings: object) -> Engine:
         return SparkEngine.connect(cfg.spark_remote)
     from c360.engine.duckdb import DuckDBEngine
 
-    return DuckDBEngine(threads=cfg.threads, memory_limit=cfg.memory_limit)
+    return DuckDBEngine(threads=cfg.threads or threads, memory_limit=cfg.memory_limit)

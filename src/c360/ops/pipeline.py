@@ -7,6 +7,7 @@ run stops before silver (so silver/gold never mix fresh and stale inputs) and is
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -59,10 +60,11 @@ class Context:
     _engine: Engine | None = field(default=None, repr=False)
     reprocess: bool = False  # files: ingest every file again, as a new version (Auto Loader's reprocessing)
     full_refresh: bool = False  # CRM: read whole tables, ignoring the stored watermarks
+    threads: int | None = None  # DuckDB threads of the engine this context creates (None: engine.threads)
 
     @cached_property
     def engine(self) -> Engine:
-        return self._engine or create_engine(self.settings)
+        return self._engine or create_engine(self.settings, self.threads)
 
     def close(self) -> None:
         """Close the engine if this context created it (a caller's engine stays open)."""
@@ -215,10 +217,14 @@ def _build_layer(ctx: Context, tables: list[str], notify: Progress) -> None:
     deps = {t: {i for i in catalog.get(t).inputs if i in tables} for t in tables}
     own_engines = ctx._engine is None and ctx.settings.engine.name == "duckdb"
     workers = ctx.settings.pipeline.silver_workers if own_engines else 1
+    # the cores shared among the tables built at once: two builds on 2 cores each with DuckDB's
+    # default of all cores oversubscribe them (gold at M: 68.0 s and 105 CPU-s user with 2 threads
+    # each, 61.2 s and 93 CPU-s with 1; docs/decisions/0013)
+    threads = max(1, (os.cpu_count() or 1) // workers)
 
     def build(table_id: str) -> None:
-        sub = Context(ctx.settings, ctx.lake, ctx.audit, ctx._engine, ctx.reprocess, ctx.full_refresh) \
-            if own_engines else ctx
+        sub = Context(ctx.settings, ctx.lake, ctx.audit, ctx._engine, ctx.reprocess, ctx.full_refresh,
+                      threads) if own_engines else ctx
         notify(table_id, "start")
         try:
             with ctx.audit.stage(table_id, table_id) as rec:
