@@ -298,9 +298,6 @@ def create_app(settings: Settings, reader: Reader | None = None) -> FastAPI:
         spec = table_of(served)
         return rule_for(role(settings, c.role), spec.column(column))
 
-    def visible(c: Caller, served: str) -> set[str]:
-        return {p.column.name for p in columns(role(settings, c.role), table_of(served))}
-
     # ---------------------------------------------------------------- routes
     @app.get(f"{PREFIX}/health", response_model=Health, tags=["status"])
     def health() -> Health:
@@ -483,7 +480,7 @@ def create_app(settings: Settings, reader: Reader | None = None) -> FastAPI:
         return cache.get((c.role, "summary"), make)
 
     def dated(c: Caller, served: str, key: str, cols: str, start: date | None, end: date | None,
-              extra: str = "", extra_params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+              extra: str = "", extra_params: tuple[Any, ...] = (), limit: int | None = None) -> list[dict[str, Any]]:
         if start and end and start > end:
             raise ApiError(400, "bad_request", "from must not be after to")
         where, params = [], list(extra_params)
@@ -496,7 +493,9 @@ def create_app(settings: Settings, reader: Reader | None = None) -> FastAPI:
             where.append(f"{key} <= ?")
             params.append(end)
         sql = f"SELECT {cols} FROM {rel(c, served)}" + (" WHERE " + " AND ".join(where) if where else "")
-        return q(c, f"{sql} ORDER BY {key}", params)
+        if limit is None:
+            return q(c, f"{sql} ORDER BY {key}", params)
+        return q(c, f"{sql} ORDER BY {key} LIMIT ?", [*params, limit])
 
     @app.get(f"{PREFIX}/trends/revenue", response_model=Rows, tags=["trends"])
     def revenue_trend(c: Who, grain: Literal["day", "month"] = "month",
@@ -536,10 +535,9 @@ def create_app(settings: Settings, reader: Reader | None = None) -> FastAPI:
                      ) -> Page:
         """The daily report (sales, customers, traffic, CX), oldest first."""
         n = limit_of(limit)
-        lo = max(d for d in (start, after) if d) if (start or after) else None
-        rows = dated(c, "daily_report", "date", "*", lo, end, "date > ?" if after else "",
-                     (after,) if after else ())
-        return page(request, rows[: n + 1], n, "date")
+        rows = dated(c, "daily_report", "date", "*", start, end, "date > ?" if after else "",
+                     (after,) if after else (), limit=n + 1)
+        return page(request, rows, n, "date")
 
     @app.get(f"{PREFIX}/reports/monthly", response_model=Rows, tags=["reports"])
     def monthly_report(c: Who, start: Annotated[date | None, Query(alias="from")] = None,

@@ -24,11 +24,11 @@ from sqlglot import exp
 
 from c360 import catalog
 from c360.catalog import TableSpec
-from c360.config import Settings
+from c360.config import RoleConfig, Settings
 from c360.engine.base import ident, literal
 from c360.governance.keys import hash_salt
 from c360.governance.masking import SALT_FUNCTION
-from c360.governance.policy import columns, role, row_filter_sql, select_list
+from c360.governance.policy import ColumnPolicy, columns, role, row_filter_sql, select_list
 
 SCHEMA = "c360"
 PRIVATE = "c360_private"
@@ -53,14 +53,28 @@ def _to_postgres(select: str) -> str:
     return sql.replace("C360_HASH(", f"{SCHEMA}.c360_hash(")
 
 
+def served_policy(r: RoleConfig, spec: TableSpec, served: dict[str, str]) -> tuple[list[ColumnPolicy], str] | None:
+    """What role ``r`` sees of served table ``spec``: its columns and row filter (over alias ``t``,
+    "" = every row) on the served tables of schema ``c360`` (``served``: table id -> served name;
+    persons are filtered through customer360_golden), or None when it may see nothing — no
+    column, or a filter through a person table that is not served (fail closed). Both serving
+    databases build their views from this."""
+    def base(s: TableSpec) -> str:
+        name = served.get(s.id) or served.get("gold.customer_360")
+        return f"{SCHEMA}.{ident(name or s.name)}"
+
+    where = row_filter_sql(r, spec, base)
+    if where and "person_id IN" in where and "gold.customer_360" not in served:
+        where = None
+    cols = columns(r, spec)
+    if where is None or not cols:
+        return None
+    return cols, where
+
+
 def statements(settings: Settings, served: dict[str, str]) -> list[str]:
     """Every statement that (re)applies the policies over the served tables (``served``: gold
     table id -> served name), idempotently."""
-    def base(spec: TableSpec) -> str:
-        # the person table of row filters is customer360_golden when served (it has every person)
-        name = served.get(spec.id) or served.get("gold.customer_360")
-        return f"{SCHEMA}.{ident(name or spec.name)}"
-
     salt = hash_salt(settings)
     out = [
         f"CREATE SCHEMA IF NOT EXISTS {PRIVATE}",
@@ -74,7 +88,6 @@ def statements(settings: Settings, served: dict[str, str]) -> list[str]:
         f"{PRIVATE}.salt LIMIT 1) || v, 'UTF8')), 'hex') $$",
         f"REVOKE ALL ON FUNCTION {SCHEMA}.c360_hash(text) FROM PUBLIC",
     ]
-    person_served = "gold.customer_360" in served
     for name in sorted(settings.governance.roles):
         r = role(settings, name)
         group, owner, schema = f"c360_{name}", f"c360_owner_{name}", f"c360_{name}"
@@ -90,13 +103,11 @@ def statements(settings: Settings, served: dict[str, str]) -> list[str]:
             spec = catalog.get(table_id)
             target = f"{SCHEMA}.{ident(served_name)}"
             view = f"{ident(schema)}.{ident(served_name)}"
-            where = row_filter_sql(r, spec, base)
-            if where and "person_id IN" in where and not person_served:
-                where = None  # no served person table to filter through: fail closed
-            cols = columns(r, spec)
+            policy = served_policy(r, spec, served)
             out.append(f"DROP VIEW IF EXISTS {view}")
-            if where is None or not cols:
+            if policy is None:
                 continue
+            cols, where = policy
             select = select_list(cols)
             out += [f"GRANT SELECT ON {target} TO {ident(owner)}",
                     f"ALTER TABLE {target} ENABLE ROW LEVEL SECURITY",

@@ -31,8 +31,9 @@ from c360.catalog import TableSpec
 from c360.config import Settings
 from c360.engine.base import ident, literal
 from c360.errors import C360Error
-from c360.governance.policy import columns, role, row_filter_sql, view_sql
+from c360.governance.policy import role, select_list
 from c360.serve.load import SCHEMA, SERVED
+from c360.serve.policies import served_policy
 
 PERSON_SERVED = "customer360_golden"
 _BY_NAME = {name: table_id for table_id, name in SERVED.items()}
@@ -40,6 +41,11 @@ _BY_NAME = {name: table_id for table_id, name in SERVED.items()}
 
 class RoleCannotRead(Exception):
     """The role has no view of that table (it may not see it, or it is not loaded)."""
+
+
+def _resolve_sql(column: str) -> str:
+    """``Reader.resolve``'s query (``?`` placeholder): the base person table, never a role's view."""
+    return f"SELECT person_id FROM {SCHEMA}.{PERSON_SERVED} WHERE {ident(column)} = ? ORDER BY person_id LIMIT 50"
 
 
 def _plain(v: Any) -> Any:
@@ -133,8 +139,7 @@ class PostgresReader(Reader):
 
     def resolve(self, column: str, value: str) -> list[str]:
         with self.pool.connection() as con:
-            rows = con.execute(f"SELECT person_id FROM {SCHEMA}.{PERSON_SERVED} WHERE {ident(column)} = %s "
-                               f"ORDER BY person_id LIMIT 50", (value,)).fetchall()
+            rows = con.execute(_resolve_sql(column).replace("?", "%s"), (value,)).fetchall()
         return [r[0] for r in rows]
 
     def ping(self) -> None:
@@ -166,28 +171,23 @@ class DuckDBReader(Reader):
             "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [SCHEMA]).fetchall()}
         setup = [f"CREATE TEMP MACRO {SALT_FUNCTION}() AS {literal(hash_salt(settings))}"]
         self._views: set[tuple[str, str]] = set()
+        loaded = {t: n for t, n in SERVED.items() if n in present}
         for name in sorted(settings.governance.roles):
             r = role(settings, name)
-            for table_id, served in SERVED.items():
-                spec = catalog.get(table_id)
-                if served not in present or any(c.column.encrypted for c in columns(r, spec)):
-                    continue  # not loaded, or it would need the lake's keys: not served to anyone here
-                if row_filter_sql(r, spec, self._base) and PERSON_SERVED not in present:
-                    continue
-                sql = view_sql(r, spec, self._base)
-                if sql is None:
-                    continue
-                setup.append(f"CREATE TEMP VIEW {self._view(name, served)} AS {sql}")
+            for table_id, served in loaded.items():
+                policy = served_policy(r, catalog.get(table_id), loaded)
+                if policy is None or any(c.column.encrypted for c in policy[0]):
+                    continue  # nothing to see, or it would need the lake's keys: not served here
+                cols, where = policy
+                sql = f"SELECT {select_list(cols)} FROM {SCHEMA}.{ident(served)} AS t"
+                setup.append(f"CREATE TEMP VIEW {self._view(name, served)} AS {sql}"
+                             + (f" WHERE {where}" if where else ""))
                 self._views.add((name, served))
         self._setup = setup
         self._db.execute("SET TimeZone = 'UTC'")
         self._db.execute("SET enable_external_access = false")
         self._db.execute("SET lock_configuration = true")
         self._local = threading.local()
-
-    @staticmethod
-    def _base(spec: TableSpec) -> str:
-        return f"{SCHEMA}.{ident(SERVED.get(spec.id) or PERSON_SERVED)}"
 
     @staticmethod
     def _view(role_name: str, served: str) -> str:
@@ -212,8 +212,7 @@ class DuckDBReader(Reader):
         return self._con().sql(sql, params=list(params)).to_arrow_table().to_pylist()
 
     def resolve(self, column: str, value: str) -> list[str]:
-        rows = self._con().execute(f"SELECT person_id FROM {SCHEMA}.{PERSON_SERVED} WHERE {ident(column)} = ? "
-                                   f"ORDER BY person_id LIMIT 50", [value]).fetchall()
+        rows = self._con().execute(_resolve_sql(column), [value]).fetchall()
         return [r[0] for r in rows]
 
     def ping(self) -> None:
