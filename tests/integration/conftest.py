@@ -37,6 +37,19 @@ def built_company(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterat
         yield s
 
 
+def roles_with_local_analyst(settings: Settings) -> dict[str, object]:
+    """The configured roles plus ``analyst_local``: an analyst scoped to the company's most common
+    country (a row filter through the person table), for tests of row-level policies."""
+    from c360.lake.store import lake_from_settings
+
+    lake = lake_from_settings(settings)
+    country = lake.sql("SELECT country FROM gold_dim_customer WHERE country IS NOT NULL GROUP BY 1 "
+                       "ORDER BY count(*) DESC, 1 LIMIT 1", "gold.dim_customer").column("country")[0].as_py()
+    return {**{r: c.model_dump() for r, c in settings.governance.roles.items()},
+            "analyst_local": {"rules": {"pii.direct": "hashed", "pii.quasi": "masked"},
+                              "row_filter": {"column": "country", "values": [country]}}}
+
+
 @pytest.fixture
 def world() -> World:
     return build_world(N_CUSTOMERS, SEED)

@@ -26,7 +26,7 @@ from c360.serve.api import create_app
 from c360.serve.auth import dev_keys, mint_token, token_secret
 from c360.serve.load import load
 from tests.conftest import SERVICE_PORTS
-from tests.integration.conftest import built_company
+from tests.integration.conftest import built_company, roles_with_local_analyst
 
 PORT = SERVICE_PORTS["postgres"]
 ROLES = ["admin", "analyst", "marketing", "support", "analyst_local"]
@@ -38,20 +38,11 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     yield from built_company(tmp_path_factory, "serve_api")
 
 
-def _roles(built: Settings) -> dict[str, Any]:
-    lake = lake_from_settings(built)
-    country = lake.sql("SELECT country FROM gold_dim_customer WHERE country IS NOT NULL GROUP BY 1 "
-                       "ORDER BY count(*) DESC, 1 LIMIT 1", "gold.dim_customer").column("country")[0].as_py()
-    return {**{r: c.model_dump() for r, c in built.governance.roles.items()},
-            "analyst_local": {"rules": {"pii.direct": "hashed", "pii.quasi": "masked"},
-                              "row_filter": {"column": "country", "values": [country]}}}
-
-
 @pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.services)])
 def api(request: pytest.FixtureRequest, built: Settings, tmp_path_factory: pytest.TempPathFactory,
         ) -> Iterator[tuple[Settings, TestClient]]:
     """The company served by the API from a fresh serving database of each kind."""
-    roles = _roles(built)
+    roles = roles_with_local_analyst(built)
     if request.param == "duckdb":
         path = tmp_path_factory.mktemp("serving") / "serving.duckdb"
         s = load_settings(home=built.home, serving={"url": str(path)}, governance={"roles": roles})

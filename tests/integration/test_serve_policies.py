@@ -17,7 +17,7 @@ from c360.governance.query import query_as_role
 from c360.lake.store import lake_from_settings
 from c360.serve.load import SERVED, load, snapshot
 from tests.conftest import SERVICE_PORTS
-from tests.integration.conftest import built_company
+from tests.integration.conftest import built_company, roles_with_local_analyst
 
 pytestmark = pytest.mark.services
 PORT = SERVICE_PORTS["postgres"]
@@ -37,14 +37,10 @@ def served(built: Settings) -> Iterator[tuple[Settings, str, dict[str, str]]]:
     except psycopg.OperationalError as e:
         pytest.fail(f"PostgreSQL is down ({e}) — start it with `bash scripts/services.sh up postgres`")
     lake = lake_from_settings(built)
-    country = lake.sql("SELECT country FROM gold_dim_customer WHERE country IS NOT NULL GROUP BY 1 "
-                       "ORDER BY count(*) DESC, 1 LIMIT 1", "gold.dim_customer").column("country")[0].as_py()
     tag = uuid.uuid4().hex[:8]
     db = f"c360_pol_{tag}"
     admin.execute(f"CREATE DATABASE {db}")
-    roles = {**{r: c.model_dump() for r, c in built.governance.roles.items()},
-             "analyst_local": {"rules": {"pii.direct": "hashed", "pii.quasi": "masked"},
-                               "row_filter": {"column": "country", "values": [country]}}}
+    roles = roles_with_local_analyst(built)
     s = load_settings(home=built.home, serving={"url": f"postgresql+psycopg://postgres@127.0.0.1:{PORT}/{db}"},
                       governance={"roles": roles})
     users = {r: f"t_{r}_{tag}" for r in roles}
