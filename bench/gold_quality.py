@@ -5,7 +5,8 @@
 HOME is a c360 home after `c360 generate` and `c360 run` (e.g. kept by `bench/run.py --keep`).
 Records:
   * "Gold at M": the wall time of the gold layer (first gold stage start to last gold stage end)
-    and of each gold table, from the newest successful run in the audit;
+    and of each gold table, from the newest successful run in the audit, with this machine's
+    reference time (bench/machine.py) measured now: run this right after the gold build;
   * "Gold analytics quality": churn AUC / Brier / ECE on the later time window (from the audit),
     recommendation hit-rate@10 against popularity on a 60-day holdout, CLV holdout validation —
     predicted vs actual purchases per decile of predicted purchases.
@@ -27,6 +28,7 @@ from c360.config import load_settings
 from c360.lake.gold import GOLD_TABLES
 from c360.lake.store import lake_from_settings
 from c360.ops.audit import last_stage_detail, recent_runs
+from machine import reference  # bench/machine.py, beside this script
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
@@ -64,7 +66,8 @@ def main() -> None:
     today = str(date.today())
 
     wall, per = gold_timing(lake)
-    timing = [f"| {today} | {a.scale} | **gold layer** | **{wall:.1f}** | |"]
+    ref = reference()
+    timing = [f"| {today} | {a.scale} | **gold layer** (machine reference {ref['reference_s']} s) | **{wall:.1f}** | |"]
     timing += [f"| {today} | {a.scale} | {t} | {secs:.1f} | {rows:,} |" for t, secs, rows in per]
     print("\n".join(timing), flush=True)
 

@@ -514,6 +514,25 @@ _TABLES: list[TableSpec] = [
                     "their recency and frequency scores.",
     ),
     TableSpec(
+        "customer_engagement", "gold",
+        _cols("person_id", "sessions:int64", "page_views:int64", "product_views:int64", "cart_adds:int64",
+              Column("carted_sessions", "int64", description="Sessions with a cart add."),
+              Column("abandoned_sessions", "int64", description="Sessions with a cart add but no checkout."),
+              Column("cart_abandonment_rate", "float64", description="abandoned_sessions / carted_sessions "
+                     "(null without a cart add)."),
+              Column("social_interactions", "int64", description="Likes, shares and comments.")),
+        primary_key=("person_id",), inputs=("silver.web_events", "silver.identity_map"),
+        expectations=(
+            Expectation("sessions_nest", "abandoned_sessions <= carted_sessions AND carted_sessions <= sessions",
+                        "fail", "consistency"),
+            Expectation("rate_0_to_1", "cart_abandonment_rate IS NULL OR cart_abandonment_rate BETWEEN 0 AND 1",
+                        "fail"),
+        ),
+        description="Web behaviour of every person seen on the site (logged in, or by a cookie identity "
+                    "resolution tied to them): sessions, views, cart adds and abandonment, social "
+                    "interactions.",
+    ),
+    TableSpec(
         "customer_clv", "gold",
         _cols("person_id", "orders:int64",
               Column("x", "float64", description="Repeat purchase days (distinct days after the first)."),
@@ -603,9 +622,10 @@ _TABLES: list[TableSpec] = [
               "predicted_clv:float64", "p_alive:float64", "segment", "churn_probability:float64", "churn_risk",
               Column("next_best_products", description="The top recommendations, comma-separated.")),
         primary_key=("person_id",),
-        inputs=("gold.dim_customer", "gold.fact_orders", "gold.fact_sales", "gold.dim_product", "silver.web_events",
-                "silver.identity_map", "silver.feedback", "silver.surveys", "gold.sentiment", "gold.customer_clv",
-                "gold.customer_rfm", "gold.churn_risk", "gold.recommendations"),
+        inputs=("gold.dim_customer", "gold.fact_orders", "gold.fact_sales", "gold.dim_product",
+                "gold.customer_engagement", "silver.identity_map", "silver.feedback", "silver.surveys",
+                "gold.sentiment", "gold.customer_clv", "gold.customer_rfm", "gold.churn_risk",
+                "gold.recommendations"),
         expectations=(
             Expectation("spend_not_negative", "total_spend >= 0", "fail"),
             Expectation("aov_consistent", "order_count = 0 OR abs(avg_order_value * order_count - "

@@ -445,6 +445,35 @@ def test_coupon_offers_follow_segment_churn_and_consent(gold: tuple[Settings, La
     assert "Cannot Lose Them" in offers.loc["P1", "reason"] and "bought with B" in offers.loc["P1", "reason"]
 
 
+def test_customer_engagement_per_person(gold: tuple[Settings, Lake]) -> None:
+    person = dict(IDENTITY)
+    sessions: dict[tuple[str, str], list[str]] = {}
+    for _, et, _, cookie, sess, c, _, _ in EVENTS:
+        pid = person.get(f"crm:{c}") if c is not None else None
+        pid = pid or person.get(f"web:{cookie}")
+        if pid:
+            sessions.setdefault((pid, sess), []).append(et)
+    expected: dict[str, dict[str, object]] = {}
+    for (pid, _), types in sessions.items():
+        e = expected.setdefault(pid, {"sessions": 0, "page_views": 0, "product_views": 0, "cart_adds": 0,
+                                      "carted_sessions": 0, "abandoned_sessions": 0, "social_interactions": 0})
+        e["sessions"] += 1
+        e["page_views"] += types.count("page_view")
+        e["product_views"] += types.count("product_view")
+        e["cart_adds"] += types.count("add_to_cart")
+        e["carted_sessions"] += "add_to_cart" in types
+        e["abandoned_sessions"] += "add_to_cart" in types and "checkout" not in types
+        e["social_interactions"] += sum(t in ("like", "share", "comment") for t in types)
+    for e in expected.values():
+        e["cart_abandonment_rate"] = (round(e["abandoned_sessions"] / e["carted_sessions"], 4)
+                                      if e["carted_sessions"] else None)
+    got = {r.pop("person_id"): r for r in gold[1].read("gold.customer_engagement").to_pylist()}
+    assert got == expected and set(got) == {"P1"}  # E9's cookie ck9 belongs to nobody
+    c360 = frame(gold[1], "gold.customer_360").set_index("person_id")
+    assert c360.loc["P1", "sessions"] == expected["P1"]["sessions"]
+    assert c360.loc["P2", "sessions"] == 0 and nn(c360.loc["P2", "cart_abandonment_rate"]) is None
+
+
 def test_customer_360_per_person(gold: tuple[Settings, Lake]) -> None:
     vader = SentimentIntensityAnalyzer()
     o = orders_frame().dropna(subset=["person_id"])

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 from c360 import catalog
-from c360.lake.store import Lake
+from c360.lake.store import Lake, writer_properties
 
 
 @pytest.fixture
@@ -93,3 +93,27 @@ def test_constant_text_views_roundtrip_through_delta(tmp_path) -> None:  # type:
     back = lake.read("bronze.feedback", ["feedback_id", "_source", "_source_file", "_batch_id"]).to_pylist()
     assert back == [{"feedback_id": f, "_source": "feedback", "_source_file": "feedback/a long name.csv",
                      "_batch_id": "b1"} for f in ("F1", "F2")]
+
+
+def test_dictionary_encoding_off_only_where_the_dictionary_would_overflow(lake: Lake) -> None:
+    import glob
+
+    import pyarrow.parquet as pq
+
+    n = 200_000
+    # 200k distinct 16-byte ids (a 3.2 MB dictionary) and ratings 1-5
+    fb = pa.table({"feedback_id": [f"F{i:015d}" for i in range(n)], "customer_id": list(range(n)),
+                   "rating": [i % 5 + 1 for i in range(n)]})
+    props = writer_properties(fb)
+    assert "'feedback_id': dictionary_enabled: False" in str(props)
+    assert "'customer_id': dictionary_enabled: False" in str(props)  # 200k distinct × 8 bytes
+    assert "'rating'" not in str(props)
+    lake.overwrite("bronze.feedback", fb)
+    assert lake.count("bronze.feedback") == n
+    meta = pq.ParquetFile(glob.glob(f"{lake.uri('bronze.feedback')}/*.parquet")[0]).metadata.row_group(0)
+    chunks = {meta.column(i).path_in_schema: meta.column(i) for i in range(meta.num_columns)}
+    assert not chunks["feedback_id"].has_dictionary_page
+    assert chunks["rating"].has_dictionary_page
+    assert chunks["feedback_id"].compression == "SNAPPY"
+    assert lake.read("bronze.feedback").sort_by("customer_id").column("feedback_id").to_pylist()[:2] == [
+        "F000000000000000", "F000000000000001"]

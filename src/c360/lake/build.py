@@ -6,6 +6,7 @@ A table whose DQ score (share of rows passing every expectation) is below
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pyarrow as pa
@@ -15,7 +16,7 @@ from c360.engine.models import run_model
 from c360.errors import C360Error
 from c360.lake.quarantine import quarantine
 from c360.lake.silver import history
-from c360.ops.audit import StageRecord
+from c360.ops.audit import StageRecord, now
 from c360.quality.expectations import Checked, check
 
 
@@ -38,8 +39,13 @@ def write_checked(ctx: Any, table_id: str, rec: StageRecord, result: pa.Table) -
     """Check a table's new rows against its expectations and DQ threshold, quarantine the dropped
     ones and write the rest (a model's result, or what an analytics builder computed)."""
     spec = catalog.get(table_id)
+    began = time.perf_counter()
+    # where a stage's time went (`c360 status` / the audit): computing, checking, writing
+    seconds = rec.details.setdefault("seconds", {})
+    seconds["compute"] = round((now() - rec.started_at).total_seconds(), 2)
     result = catalog.conform(result, spec)
     checked = check(ctx.engine, spec, result)
+    seconds["checks"] = round(time.perf_counter() - began, 2)
     threshold = ctx.settings.quality.threshold(table_id)
     record_dq(rec, checked, threshold)
     judged = result.num_rows >= ctx.settings.quality.min_rows
@@ -74,6 +80,7 @@ def write_checked(ctx: Any, table_id: str, rec: StageRecord, result: pa.Table) -
         # a silver model keeps one row per key of its main bronze input: say how many it folded
         landed = ctx.lake.count(main)
         rec.details["deduplication"] = {"input_rows": landed, "duplicates_removed": landed - result.num_rows}
+    seconds["write"] = round(time.perf_counter() - began - seconds["checks"], 2)
     rec.rows_in = result.num_rows
     rec.rows_out = kept.num_rows
     rec.rows_quarantined = result.num_rows - checked.kept.num_rows + stale  # dropped by a rule, or stale

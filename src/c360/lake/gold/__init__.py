@@ -7,11 +7,13 @@ from datetime import date
 from typing import Any
 
 # Build order: a table starts once the tables it reads are built, the first ready one in this
-# order first: the fact tables everything reads, then the slow ones (recommendations, the golden
-# record, CLV, churn) and customer_360, which waits for all of them, so that it starts as soon as
-# it can; the quick marts and reports fill the other build thread meanwhile.
+# order first: the fact tables everything reads, then the slow ones (the golden record and web
+# engagement, which need only silver and so run beside fact_sales; recommendations, CLV, churn)
+# and customer_360, which waits for all of them, so that it starts as soon as it can; the quick
+# marts and reports fill the other build thread meanwhile.
 GOLD_TABLES = (
-    "gold.fact_sales", "gold.fact_orders", "gold.dim_customer", "gold.recommendations", "gold.customer_clv",
+    "gold.fact_sales", "gold.fact_orders", "gold.dim_customer", "gold.customer_engagement",
+    "gold.recommendations", "gold.customer_clv",
     "gold.churn_risk", "gold.sentiment", "gold.customer_rfm", "gold.dim_product", "gold.customer_360",
     "gold.coupon_offers", "gold.dim_store", "gold.dim_salesperson", "gold.dim_date", "gold.cx_summary",
     "gold.cx_daily", "gold.sales_team_monthly", "gold.product_sales", "gold.daily_report", "gold.monthly_report",

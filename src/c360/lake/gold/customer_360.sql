@@ -1,6 +1,6 @@
 -- gold.customer_360: the golden customer profile, one row per person: the golden record
--- (dim_customer), purchases, engagement, feedback, CLV, RFM segment, churn risk and next-best
--- products. Money is summed in integer cents: float sums depend on the order rows are added in,
+-- (dim_customer), purchases, engagement (gold.customer_engagement), feedback, CLV, RFM segment,
+-- churn risk and next-best products. Money is summed in integer cents: float sums depend on the order rows are added in,
 -- which differs between engines and runs, and would make rounded figures (AOV) flip by a cent.
 -- Days are counted to the last order day in the data, like RFM and CLV.
 WITH as_of AS (
@@ -42,37 +42,6 @@ favourite_channel AS (
     SELECT person_id, channel FROM (
         SELECT *, row_number() OVER (PARTITION BY person_id ORDER BY orders DESC, channel) AS rn FROM channel_orders
     ) AS c WHERE rn = 1
-),
-events AS (
-    -- a logged-in event names its customer; an anonymous one only its cookie
-    SELECT coalesce(c.person_id, w.person_id) AS person_id, e.session_id, e.event_type
-    FROM silver_web_events AS e
-    LEFT JOIN {{ persons_by(crm) }} AS c ON c.customer_id = e.customer_id
-    LEFT JOIN {{ persons_by(web) }} AS w ON w.cookie_id = e.cookie_id
-),
-sessions AS (
-    SELECT person_id, session_id,
-        max(CASE WHEN event_type = 'add_to_cart' THEN 1 ELSE 0 END) AS carted,
-        max(CASE WHEN event_type = 'checkout' THEN 1 ELSE 0 END) AS checked_out,
-        count(CASE WHEN event_type = 'page_view' THEN 1 END) AS page_views,
-        count(CASE WHEN event_type = 'product_view' THEN 1 END) AS product_views,
-        count(CASE WHEN event_type = 'add_to_cart' THEN 1 END) AS cart_adds,
-        count(CASE WHEN event_type IN ('like', 'share', 'comment') THEN 1 END) AS social
-    FROM events
-    WHERE person_id IS NOT NULL
-    GROUP BY person_id, session_id
-),
-engagement AS (
-    SELECT person_id,
-        count(*) AS sessions,
-        sum(page_views) AS page_views,
-        sum(product_views) AS product_views,
-        sum(cart_adds) AS cart_adds,
-        sum(carted) AS carted_sessions,
-        sum(CASE WHEN carted = 1 AND checked_out = 0 THEN 1 ELSE 0 END) AS abandoned_sessions,
-        sum(social) AS social_interactions
-    FROM sessions
-    GROUP BY person_id
 ),
 feedback AS (
     SELECT i.person_id, count(*) AS feedback_count, avg(f.rating) AS avg_rating
@@ -131,8 +100,7 @@ SELECT
     coalesce(e.page_views, 0) AS page_views,
     coalesce(e.product_views, 0) AS product_views,
     coalesce(e.cart_adds, 0) AS cart_adds,
-    CASE WHEN coalesce(e.carted_sessions, 0) = 0 THEN NULL
-         ELSE round(e.abandoned_sessions / e.carted_sessions, 4) END AS cart_abandonment_rate,
+    e.cart_abandonment_rate,
     coalesce(e.social_interactions, 0) AS social_interactions,
     coalesce(f.feedback_count, 0) AS feedback_count,
     round(f.avg_rating, 3) AS avg_rating,
@@ -151,7 +119,7 @@ CROSS JOIN as_of AS a
 LEFT JOIN purchases AS p ON p.person_id = d.person_id
 LEFT JOIN favourite_category AS fc ON fc.person_id = d.person_id
 LEFT JOIN favourite_channel AS fch ON fch.person_id = d.person_id
-LEFT JOIN engagement AS e ON e.person_id = d.person_id
+LEFT JOIN gold_customer_engagement AS e ON e.person_id = d.person_id
 LEFT JOIN feedback AS f ON f.person_id = d.person_id
 LEFT JOIN sentiment AS s ON s.person_id = d.person_id
 LEFT JOIN last_survey AS ls ON ls.person_id = d.person_id
