@@ -42,6 +42,16 @@ def _insert(text: str, section: str, header: str, lines: list[str]) -> str:
     return text[:at] + "\n".join(lines) + "\n" + text[at:]
 
 
+def _replace_section(text: str, section: str, body: str) -> str:
+    """Replace ``section``'s body (up to the next ``## `` heading) with ``body``, or add it before Results."""
+    if section not in text:
+        at = text.index("## Results") if "## Results" in text else len(text)
+        return text[:at] + section + body + text[at:]
+    start = text.index(section) + len(section)
+    end = text.find("\n## ", start)
+    return text[:start] + body + (text[end + 1:] if end >= 0 else "")
+
+
 def gold_timing(lake: Any) -> tuple[float, list[tuple[str, float, int]]]:
     """(gold wall seconds, per table (id, seconds, rows)) of the newest run that built all of gold."""
     for run in recent_runs(lake, 20):
@@ -97,10 +107,12 @@ def main() -> None:
                        timing)
         text = _insert(text, "## Gold analytics quality\n\n",
                        "| date | scale | model | result | on |\n|---|---|---|---|---|\n", quality)
-        text = _insert(text, "## CLV holdout validation by decile\n\n",
-                       f"Calibrated to {a.calibration_end}; deciles of predicted holdout purchases (1 = most); "
-                       "mean purchases per buyer.\n\n| scale | decile | buyers | predicted | actual |\n"
-                       "|---|---:|---:|---:|---:|\n", deciles)
+        # the deciles of the latest measurement replace the previous ones (they carry no date)
+        text = _replace_section(text, "## CLV holdout validation by decile\n\n",
+                                f"Calibrated to {a.calibration_end}; deciles of predicted holdout purchases (1 = "
+                                f"most); mean purchases per buyer. Measured {today}.\n\n"
+                                "| scale | decile | buyers | predicted | actual |\n|---|---:|---:|---:|---:|\n"
+                                + "\n".join(deciles) + "\n\n")
         DOC.write_text(text)
 
 
