@@ -22,15 +22,19 @@ from pathlib import Path
 
 import psutil
 
+from machine import reference  # bench/machine.py, beside this script
+
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "benchmarks.md"
 HEADER = ("| date | machine | scale | step | wall s | rows | rows/s | peak RSS MB |\n"
           "|---|---|---|---|---:|---:|---:|---:|\n")
 
 
-def machine() -> str:
+def machine(reference_s: float | None = None) -> str:
+    """The machine's shape, and its speed today (bench/machine.py) when measured."""
     mem = psutil.virtual_memory().total / 2**30
-    return f"{platform.machine()} {os.cpu_count()} cores {mem:.0f} GB, Python {platform.python_version()}"
+    ref = f", reference {reference_s} s" if reference_s is not None else ""
+    return f"{platform.machine()} {os.cpu_count()} cores {mem:.0f} GB, Python {platform.python_version()}{ref}"
 
 
 def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -93,13 +97,15 @@ def main() -> None:
     ap.add_argument("--generate-only", action="store_true", help="measure the generator only")
     a = ap.parse_args()
     lines = []
+    # this VM's speed drifts between sessions and within one: the figures carry a reference time
+    ref = reference()["reference_s"]
     for scale in a.scale:
         with tempfile.TemporaryDirectory(prefix=f"c360-bench-{scale}-") as tmp:
             home = (a.keep / scale) if a.keep else Path(tmp) / "home"
             for step, wall, n, rss in bench_scale(scale, a.seed, home, a.generate_only):
                 rate = f"{n / wall:,.0f}" if wall > 0 and n else "-"
                 mem = "-" if rss != rss else f"{rss:,.0f}"  # NaN: per-stage rows share the process
-                cells = [str(date.today()), machine(), scale, step, f"{wall:.2f}", f"{n:,}", rate, mem]
+                cells = [str(date.today()), machine(ref), scale, step, f"{wall:.2f}", f"{n:,}", rate, mem]
                 lines.append("| " + " | ".join(cells) + " |")
                 print(lines[-1], flush=True)
     if not a.no_write:
