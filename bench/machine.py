@@ -20,7 +20,6 @@ import time
 
 import duckdb
 import numpy as np
-import pyarrow as pa
 from deltalake import write_deltalake
 
 ROWS = 10_000_000
@@ -44,7 +43,6 @@ def reference() -> dict[str, float]:
     hashes = np.random.default_rng(0).integers(0, 2**63, ROWS, dtype=np.int64)
     sort = best(lambda: np.sort(hashes))
     data = con.sql(f"SELECT k, v, CAST(v AS DOUBLE) / 7 AS x FROM t LIMIT {ROWS // 2}").to_arrow_table()
-    data = pa.table({c: data.column(c) for c in data.column_names})
     where = tempfile.mkdtemp(prefix="c360-machine-")
     try:
         write = best(lambda: write_deltalake(where, data, mode="overwrite"))
