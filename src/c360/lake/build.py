@@ -40,7 +40,7 @@ def write_checked(ctx: Any, table_id: str, rec: StageRecord, result: pa.Table) -
     ones and write the rest (a model's result, or what an analytics builder computed)."""
     spec = catalog.get(table_id)
     began = time.perf_counter()
-    # where a stage's time went (`c360 status` / the audit): computing, checking, writing
+    # where a stage's time went (the audit's details): computing, checking, writing
     seconds = rec.details.setdefault("seconds", {})
     seconds["compute"] = round((now() - rec.started_at).total_seconds(), 2)
     result = catalog.conform(result, spec)

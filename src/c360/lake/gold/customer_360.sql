@@ -1,7 +1,8 @@
 -- gold.customer_360: the golden customer profile, one row per person: the golden record
 -- (dim_customer), purchases, engagement (gold.customer_engagement), feedback, CLV, RFM segment,
--- churn risk and next-best products. Money is summed in integer cents: float sums depend on the order rows are added in,
--- which differs between engines and runs, and would make rounded figures (AOV) flip by a cent.
+-- churn risk and next-best products. Money is summed in integer cents: float sums depend on the
+-- order rows are added in, which differs between engines and runs, and would make rounded
+-- figures (AOV) flip by a cent.
 -- Days are counted to the last order day in the data, like RFM and CLV.
 WITH as_of AS (
     SELECT max(order_date) AS as_of FROM gold_fact_orders
