@@ -20,6 +20,7 @@ from c360.analytics.recommend import (
     RECENT,
     _csr,
     _latest,
+    neighbours,
     owned_matrix,
     recommend,
 )
@@ -101,6 +102,27 @@ def test_recommend_matches_the_definition(seed: int) -> None:
         assert [q for _, q, _, _ in recs] == [q for q, _, _ in expected[person]]
         assert [b for *_, b in recs] == [b for _, _, b in expected[person]]
         assert np.allclose([s for _, _, s, _ in recs], [s for _, s, _ in expected[person]])
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_dense_and_sparse_neighbours_agree(seed: int) -> None:
+    # small catalogs take the dense pair counts, large ones the sparse product: same neighbours,
+    # ties included (k larger than some products' neighbour counts, and larger than the catalog)
+    rng = random.Random(seed)
+    n_products = rng.randint(2, 30)
+    books = [[rng.randrange(n_products) for _ in range(rng.randint(1, 6))] for _ in range(rng.randint(1, 120))]
+    orders = _csr(pa.chunked_array([pa.array(books, pa.list_(pa.int32()))]), n_products)
+    for k in (1, 3, NEIGHBOURS, n_products + 2):
+        dense, sparse_ = neighbours(orders, k, dense_products=n_products), neighbours(orders, k, dense_products=0)
+        assert dense.nnz == sparse_.nnz
+        assert (dense != sparse_).nnz == 0
+        assert np.array_equal(dense.indptr, sparse_.indptr) and np.array_equal(dense.indices, sparse_.indices)
+
+
+def test_neighbours_refuse_orders_with_repeated_products() -> None:
+    orders = sparse.csr_matrix((np.ones(3), np.array([1, 1, 0]), np.array([0, 2, 3])), shape=(2, 3))
+    with pytest.raises(ValueError, match="sorted and unique"):
+        neighbours(orders)
 
 
 def test_owned_is_each_product_once_at_its_latest_time() -> None:

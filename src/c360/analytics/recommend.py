@@ -95,18 +95,80 @@ def _row_numbers(m: sparse.csr_matrix) -> np.ndarray:
     return np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
 
 
-def neighbours(orders: sparse.csr_matrix, k: int = NEIGHBOURS) -> sparse.csr_matrix:
+# Co-occurrence counts are kept dense (products × products) up to this many products: at M
+# (5,000 products) 60 % of the pairs occur, and counting pairs into an array took 2.6 s against
+# 4.4-5.9 s for the sparse product (decision 0013); past it, memory (8 bytes × products²) is the
+# limit and the sparse product is used.
+DENSE_PRODUCTS = 8_192
+_ROW_BLOCK = 1_024  # products whose similarities are ranked at once on the dense path
+
+
+def neighbours(orders: sparse.csr_matrix, k: int = NEIGHBOURS, dense_products: int = DENSE_PRODUCTS
+               ) -> sparse.csr_matrix:
     """Each product's ``k`` most similar products (cosine of their order sets; ties: the smaller
-    number) from the orders × products matrix, as a products × products matrix of similarities."""
+    number) from the orders × products matrix (as ``_csr`` builds it: each row's products sorted,
+    each once), as a products × products matrix of similarities."""
+    if not orders.has_canonical_format:
+        raise ValueError("orders matrix: each order's products must be sorted and unique")
+    n_products = orders.shape[1]
+    in_orders = np.bincount(orders.indices, minlength=n_products).astype(float)
+    if n_products <= dense_products:
+        rows, cols, sims = _nearest_dense(_pair_counts(orders), in_orders, k)
+    else:
+        rows, cols, sims = _nearest_sparse(orders, in_orders, k)
+    return sparse.csr_matrix((sims, (rows, cols)), shape=(n_products, n_products))
+
+
+def _pair_counts(orders: sparse.csr_matrix) -> np.ndarray:
+    """Products × products: the orders holding both (symmetric, zero diagonal). Each pair of an
+    order is its products at positions i and i + d: one vectorised pass per distance d (an order
+    holds a handful of products, so a few passes over ever fewer orders)."""
+    n_products = orders.shape[1]
+    lens = np.diff(orders.indptr)
+    multi = lens >= 2
+    starts, lens = orders.indptr[:-1][multi], lens[multi]
+    keys = []
+    for d in range(1, int(lens.max()) if len(lens) else 1):
+        keep = lens > d
+        starts, lens = starts[keep], lens[keep]
+        n = lens - d  # pairs at distance d in each order
+        first = np.repeat(starts - np.cumsum(n) + n, n) + np.arange(int(n.sum()))
+        keys.append(orders.indices[first].astype(np.int64) * n_products + orders.indices[first + d])
+    counts = np.bincount(np.concatenate(keys) if keys else np.zeros(0, np.int64),
+                         minlength=n_products * n_products).reshape(n_products, n_products)
+    return counts + counts.T  # positions are in product order, so each pair was counted as (smaller, larger)
+
+
+def _nearest_dense(counts: np.ndarray, in_orders: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
+    """(row, column, similarity) of each product's ``k`` nearest, from dense pair counts: the k-th
+    largest similarity of a row bounds its candidates, which are then ordered exactly."""
+    rows, cols, sims = [], [], []
+    for lo in range(0, len(counts), _ROW_BLOCK):
+        c = counts[lo:lo + _ROW_BLOCK]
+        sim = np.divide(c, np.sqrt(np.outer(in_orders[lo:lo + _ROW_BLOCK], in_orders)),
+                        out=np.zeros(c.shape), where=c > 0)
+        kth = (-np.partition(-sim, k - 1, axis=1)[:, k - 1] if k < sim.shape[1]
+               else np.zeros(len(sim)))
+        r, q = np.nonzero((sim >= kth[:, None]) & (c > 0))
+        s = sim[r, q]
+        o = np.lexsort((q, -s, r))
+        r, q, s = r[o], q[o], s[o]
+        keep = np.arange(len(r)) - np.searchsorted(r, r) < k  # the first k of each row
+        rows.append(r[keep] + lo)
+        cols.append(q[keep])
+        sims.append(s[keep])
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(sims)
+
+
+def _nearest_sparse(orders: sparse.csr_matrix, in_orders: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
+    """As ``_nearest_dense``, with the pair counts a sparse matrix product (any catalog size)."""
     x = orders.copy()
     x.data[:] = 1  # an order holds a product or not
-    n_products = x.shape[1]
-    in_orders = np.asarray(x.sum(axis=0)).ravel().astype(float)
     x = x[np.diff(x.indptr) >= 2]  # a one-product order pairs nothing with anything
     pairs = (x.T.tocsr() @ x).tocsr()
     pairs.sort_indices()
-    rows, cols, sims = [], [], []
-    for p in range(n_products):  # a few thousand small sorts, one per product
+    rows, cols, sims = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
+    for p in range(orders.shape[1]):  # one small sort per product
         lo, hi = pairs.indptr[p], pairs.indptr[p + 1]
         q, n = pairs.indices[lo:hi], pairs.data[lo:hi]
         other = q != p
@@ -116,10 +178,7 @@ def neighbours(orders: sparse.csr_matrix, k: int = NEIGHBOURS) -> sparse.csr_mat
         rows.append(np.full(len(best), p))
         cols.append(q[best])
         sims.append(sim[best])
-    if not rows:
-        return sparse.csr_matrix((n_products, n_products))
-    return sparse.csr_matrix((np.concatenate(sims), (np.concatenate(rows), np.concatenate(cols))),
-                             shape=(n_products, n_products))
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(sims)
 
 
 def _latest(owned: sparse.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -161,47 +220,42 @@ def recommend(orders: sparse.csr_matrix, owned: sparse.csr_matrix, top: int) -> 
     n_persons, n_products = owned.shape
     mine = owned.copy()
     mine.data = np.ones(len(mine.data))
-
-    def candidates(m: sparse.csr_matrix) -> sparse.csr_matrix:
-        """``m`` without the products a person owns (value - value = exactly 0, then removed)."""
-        m = (m - m.multiply(mine)).tocsr()
-        m.eliminate_zeros()
-        m.sort_indices()
-        return m
-
     recent = sparse.csr_matrix((np.ones(len(rp)), (rp, rq)), shape=(n_persons, n_products))
-    scores = candidates(recent @ sims)
-    # because_of: each neighbour pair coded by the rank of (similarity, product), so that the
-    # largest code among a person's recent products is the one contributing most (ties: the
-    # larger product); one recent product per matrix, then their elementwise maximum
-    pairs = sims.tocoo()
-    code = np.empty(len(pairs.data))
-    code[np.lexsort((pairs.row, pairs.data))] = np.arange(1, len(pairs.data) + 1)
-    coded = sparse.csr_matrix((code, (pairs.row, pairs.col)), shape=sims.shape)
-    best = sparse.csr_matrix(recent.shape)
-    for i in range(RECENT):
-        one = nth == i
-        best = best.maximum(sparse.csr_matrix((np.ones(int(one.sum())), (rp[one], rq[one])),
-                                              shape=recent.shape) @ coded)
-    because = candidates(best)
-    if not (np.array_equal(because.indptr, scores.indptr) and np.array_equal(because.indices, scores.indices)):
-        raise AssertionError("recommendation candidates and their because_of codes do not align")
-    # a row holds at most RECENT × NEIGHBOURS candidates: rank them in a dense persons × that block
-    rows = _row_numbers(scores)
-    at = np.arange(len(rows)) - scores.indptr[rows]
-    width = max(int(at.max()) + 1 if len(at) else 0, 1)
+    scores = recent @ sims
+    # without the products a person owns (value - value = exactly 0, then removed)
+    scores = (scores - scores.multiply(mine)).tocsr()
+    scores.eliminate_zeros()
+    scores.sort_indices()
+    # a row holds at most RECENT × NEIGHBOURS candidates, in product order: rank them in a dense
+    # persons × that block (filled row by row, as the matrix stores them)
+    lens = np.diff(scores.indptr)
+    width = max(int(lens.max()) if len(lens) else 0, 1)
     block = np.full((n_persons, width), -np.inf)
-    block[rows, at] = scores.data
+    block[np.arange(width) < lens[:, None]] = scores.data
     order = np.argsort(-block, axis=1, kind="stable")[:, :top]  # stable: a tie keeps the smaller product
     top_scores = np.take_along_axis(block, order, axis=1)
     person, slot = np.nonzero(np.isfinite(top_scores))
-    # each pick's place in the candidate matrix: its product, score and because_of code are there
-    # (no dense blocks of products and codes beside the scores)
-    flat = scores.indptr[person] + order[person, slot]
-    product_of_code = np.zeros(len(code) + 1, dtype=np.int64)
-    product_of_code[code.astype(np.int64)] = pairs.row
-    return {"person": person, "rank": (slot + 1).astype(np.int32), "product": scores.indices[flat].astype(np.int64),
-            "score": top_scores[person, slot], "because_of": product_of_code[because.data[flat].astype(np.int64)]}
+    product = scores.indices[scores.indptr[person] + order[person, slot]].astype(np.int64)
+    return {"person": person, "rank": (slot + 1).astype(np.int32), "product": product,
+            "score": top_scores[person, slot],
+            "because_of": _because_of(sims, (rp, rq, nth), n_persons, person, product)}
+
+
+def _because_of(sims: sparse.csr_matrix, latest: tuple[np.ndarray, np.ndarray, np.ndarray], n_persons: int,
+                person: np.ndarray, product: np.ndarray) -> np.ndarray:
+    """Per recommended (person, product), the person's recent product most similar to it (ties:
+    the larger product); ``latest``: (person, product, rank) of each person's recent products.
+    Only the picks are looked up, a few similarities each, not every candidate."""
+    rp, rq, nth = latest
+    recent = np.full((n_persons, RECENT), -1, np.int64)
+    recent[rp, nth] = rq
+    best_sim, best = np.full(len(person), -1.0), np.full(len(person), -1, np.int64)
+    for i in range(RECENT):
+        r = recent[person, i]
+        sim = np.where(r >= 0, np.asarray(sims[np.maximum(r, 0), product]).ravel(), -1.0)
+        better = (sim > best_sim) | ((sim == best_sim) & (r > best))
+        best_sim, best = np.where(better, sim, best_sim), np.where(better, r, best)
+    return best
 
 
 def recommendations(engine: Any, top: int) -> pa.Table:
