@@ -14,7 +14,7 @@ from scipy import sparse
 from c360 import catalog
 from c360.analytics.recommend import (
     NEIGHBOURS,
-    OWNED_SQL,
+    ORDERS_SQL,
     PERSONS_SQL,
     PRODUCTS_SQL,
     RECENT,
@@ -70,15 +70,15 @@ def reference(lines: list[tuple[int, int, int, int]], top: int) -> dict[int, lis
 
 def _inputs(lines: list[tuple[int, int, int, int]], n_persons: int,
             n_products: int) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    """The orders matrix and the owned matrix, from the per-order rows the engine returns."""
     by_order: dict[int, list[int]] = {}
-    last: dict[tuple[int, int], int] = {}  # what the engine's GROUP BY (person, product) gives
+    header: dict[int, tuple[int, int]] = {}
     for o, c, p, t in lines:
         by_order.setdefault(o, []).append(p)
-        last[c, p] = max(last.get((c, p), t), t)
+        header[o] = (c, t)
     orders = _csr(pa.chunked_array([pa.array(list(by_order.values()), pa.list_(pa.int32()))]), n_products)
-    keys = list(last)
-    owned = owned_matrix(np.array([c for c, _ in keys]), np.array([p for _, p in keys]), np.array(list(last.values())),
-                         (n_persons, n_products))
+    owned = owned_matrix(orders, np.array([header[o][0] for o in by_order]), np.array([header[o][1] for o in by_order]),
+                         n_persons)
     return orders, owned
 
 
@@ -126,8 +126,8 @@ def test_neighbours_refuse_orders_with_repeated_products() -> None:
 
 
 def test_owned_is_each_product_once_at_its_latest_time() -> None:
-    # the engine's side: persons and products numbered in id order, a product bought twice owned
-    # once at the later time, lines of unknown products and of nobody left out
+    # the engine's side: persons and products numbered in id order, one row per order, a product
+    # bought twice owned once at the later time, lines of unknown products and of nobody left out
     facts = catalog.conform(pa.table({
         "order_id": ["O1", "O1", "O2", "O3", "O4", "O5"], "line_no": [1, 2, 1, 1, 1, 1],
         "person_id": ["b", "b", "b", "a", None, "a"], "product_id": ["P3", "P1", "P3", "P2", "P1", "P9"],
@@ -143,15 +143,34 @@ def test_owned_is_each_product_once_at_its_latest_time() -> None:
     assert persons.to_pylist() == [{"person_id": "a", "person_n": 0}, {"person_id": "b", "person_n": 1}]
     engine.register("c360_rec_products", products)
     engine.register("c360_rec_persons", persons)
-    pairs = engine.sql(OWNED_SQL)
-    got = sorted((r["person_n"], r["pn"], r["bought_at"].timestamp() * 1e6) for r in pairs.to_pylist())
-    assert got == [(0, 1, 4.0), (1, 0, 7.0), (1, 2, 9.0)]
+    grouped = engine.sql(ORDERS_SQL)
+    # O1's two lines disagree on the time (5 and 7): two orders, each product owned at its own time
+    assert grouped.num_rows == 4
+    orders = _csr(grouped.column("products"), products.num_rows)
+    owned = owned_matrix(orders, grouped.column("person_n").to_numpy(),
+                         grouped.column("bought_at").cast(pa.int64()).to_numpy(), persons.num_rows)
+    got = sorted((int(r), int(c), int(v)) for r, c, v in zip(*sparse.find(owned), strict=True))
+    assert got == [(0, 1, 4), (1, 0, 7), (1, 2, 9)]
+    assert owned.has_canonical_format
 
 
-def test_owned_matrix_refuses_a_repeated_pair() -> None:
-    # a pair given twice would sum its times into a later purchase than any real one
-    with pytest.raises(ValueError, match=r"1 .* more than once"):
-        owned_matrix(np.array([0, 0]), np.array([1, 1]), np.array([5, 7]), (1, 2))
+@pytest.mark.parametrize("seed", range(6))
+def test_owned_matrix_keeps_each_pair_once_at_its_latest_time(seed: int) -> None:
+    rng = random.Random(seed)
+    n_persons, n_products = rng.randint(1, 8), rng.randint(1, 6)
+    books = [[rng.randrange(n_products) for _ in range(rng.randint(1, 4))] for _ in range(rng.randint(1, 40))]
+    person = [rng.randrange(n_persons) for _ in books]
+    when = [rng.randrange(5) for _ in books]
+    last: dict[tuple[int, int], int] = {}
+    for b, c, t in zip(books, person, when, strict=True):
+        for p in b:
+            last[c, p] = max(last.get((c, p), t), t)
+    orders = _csr(pa.chunked_array([pa.array(books, pa.list_(pa.int32()))]), n_products)
+    owned = owned_matrix(orders, np.array(person), np.array(when), n_persons)
+    assert owned.nnz == len(last)
+    stored = owned.tocoo()  # every stored value, a time of 0 included
+    assert {(int(r), int(c)): int(v) for r, c, v in zip(stored.row, stored.col, stored.data, strict=True)} == last
+    assert all(np.all(np.diff(owned.indices[owned.indptr[i]:owned.indptr[i + 1]]) > 0) for i in range(n_persons))
 
 
 def test_latest_breaks_ties_on_the_smaller_column() -> None:
