@@ -581,7 +581,8 @@ _TABLES: list[TableSpec] = [
         "recommendations", "gold",
         _cols("person_id", "rank:int32", "product_id", "score:float64",
               Column("because_of", description="The owned product that contributes most to the score.")),
-        primary_key=("person_id", "rank"), inputs=("gold.fact_sales",), built_by="analytics",
+        primary_key=("person_id", "rank"), inputs=("gold.fact_sales", "gold.dim_customer", "gold.dim_product"),
+        built_by="analytics",
         expectations=(Expectation("score_positive", "score > 0", "fail"),),
         description="Next-best products per buyer (analytics.recommendations of them): item-item "
                     "co-occurrence in orders, scored from the buyer's recent products, never one they own.",

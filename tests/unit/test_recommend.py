@@ -23,8 +23,10 @@ from c360.analytics.recommend import (
     neighbours,
     owned_matrix,
     recommend,
+    recommendations,
 )
 from c360.engine.duckdb import DuckDBEngine
+from c360.errors import C360Error
 
 pytestmark = pytest.mark.unit
 
@@ -125,22 +127,34 @@ def test_neighbours_refuse_orders_with_repeated_products() -> None:
         neighbours(orders)
 
 
-def test_owned_is_each_product_once_at_its_latest_time() -> None:
-    # the engine's side: persons and products numbered in id order, one row per order, a product
-    # bought twice owned once at the later time, lines of unknown products and of nobody left out
-    facts = catalog.conform(pa.table({
-        "order_id": ["O1", "O1", "O2", "O3", "O4", "O5"], "line_no": [1, 2, 1, 1, 1, 1],
-        "person_id": ["b", "b", "b", "a", None, "a"], "product_id": ["P3", "P1", "P3", "P2", "P1", "P9"],
-        "order_ts": pa.array([5, 7, 9, 4, 8, 6], pa.timestamp("us", tz="UTC")),
-        "product_known": [True, True, True, True, True, False],
-    }), catalog.get("gold.fact_sales"))
+def _engine(facts: pa.Table, products: list[str], persons: list[str]) -> DuckDBEngine:
+    """An engine holding gold_fact_sales and the two dimensions recommendations number from."""
     engine = DuckDBEngine()
-    engine.register("gold_fact_sales", facts)
+    engine.register("gold_fact_sales", catalog.conform(facts, catalog.get("gold.fact_sales")))
+    engine.register("gold_dim_product", pa.table({"product_id": products}))
+    engine.register("gold_dim_customer", pa.table({"person_id": persons}))
+    return engine
+
+
+_FACTS = pa.table({
+    "order_id": ["O1", "O1", "O2", "O3", "O4", "O5"], "line_no": [1, 2, 1, 1, 1, 1],
+    "person_id": ["b", "b", "b", "a", None, "a"], "product_id": ["P3", "P1", "P3", "P2", "P1", "P9"],
+    "order_ts": pa.array([5, 7, 9, 4, 8, 6], pa.timestamp("us", tz="UTC")),
+    "product_known": [True, True, True, True, True, False],
+})
+
+
+def test_owned_is_each_product_once_at_its_latest_time() -> None:
+    # the engine's side: persons and products numbered in id order by their dimensions, one row
+    # per order, a product bought twice owned once at the later time, lines of unknown products
+    # and of nobody left out
+    engine = _engine(_FACTS, ["P3", "P1", "P2"], ["b", "a", "c"])
     products = engine.sql(PRODUCTS_SQL).sort_by("pn")
     persons = engine.sql(PERSONS_SQL).sort_by("person_n")
     assert products.to_pylist() == [{"product_id": "P1", "pn": 0}, {"product_id": "P2", "pn": 1},
                                     {"product_id": "P3", "pn": 2}]
-    assert persons.to_pylist() == [{"person_id": "a", "person_n": 0}, {"person_id": "b", "person_n": 1}]
+    assert persons.to_pylist() == [{"person_id": "a", "person_n": 0}, {"person_id": "b", "person_n": 1},
+                                   {"person_id": "c", "person_n": 2}]
     engine.register("c360_rec_products", products)
     engine.register("c360_rec_persons", persons)
     grouped = engine.sql(ORDERS_SQL)
@@ -152,6 +166,19 @@ def test_owned_is_each_product_once_at_its_latest_time() -> None:
     got = sorted((int(r), int(c), int(v)) for r, c, v in zip(*sparse.find(owned), strict=True))
     assert got == [(0, 1, 4), (1, 0, 7), (1, 2, 9)]
     assert owned.has_canonical_format
+
+
+def test_recommendations_refuse_lines_the_dimensions_lack() -> None:
+    with pytest.raises(C360Error, match=r"1 order\(s\) of a buyer gold.dim_customer lacks, 0 line"):
+        recommendations(_engine(_FACTS, ["P1", "P2", "P3"], ["b"]), 3)
+    with pytest.raises(C360Error, match=r"0 order\(s\).* 1 line\(s\) of a known product gold.dim_product lacks"):
+        recommendations(_engine(_FACTS, ["P2", "P3"], ["a", "b"]), 3)
+
+
+def test_recommendations_without_sales_are_empty() -> None:
+    out = recommendations(_engine(_FACTS.slice(0, 0), ["P1", "P2"], ["a"]), 3)
+    assert out.num_rows == 0
+    assert out.schema.names == catalog.get("gold.recommendations").schema().names
 
 
 @pytest.mark.parametrize("seed", range(6))

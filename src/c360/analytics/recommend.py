@@ -29,37 +29,35 @@ from scipy import sparse
 
 from c360 import catalog
 from c360.engine.duckdb import DuckDBEngine
+from c360.errors import C360Error
 from c360.lake.store import Lake
 
 NEIGHBOURS = 10  # nearest products kept per product
 RECENT = 3  # a buyer's most recently bought products the candidates come from
 
-# Products numbered in id order (ties break on the number, so on the id) and buyers numbered in
-# id order, each once per build (registered as small tables); the engine then returns each order
-# once — its buyer's number, its time and its products as a list, whose offsets are the index
-# pointers of the orders matrix — and what each buyer owns is derived from those here: no string
-# keys reach Python, and the lines are grouped once (a second GROUP BY (buyer, product) over the
-# lines cost 5.6 s at M). An order is its id's hash, buyer and time: integer keys group faster
-# than the id (7.5 s against 5.3 s at M), and two orders merge only if one buyer placed both at the
-# same microsecond and their ids' hashes collide; lines of one order that disagreed on buyer or
-# time would make two orders, so what a buyer owns is exact whatever the lines say.
-_LINES = """
-    SELECT order_id, person_id, product_id, order_ts FROM gold_fact_sales
-    WHERE person_id IS NOT NULL AND product_known
+# Products and buyers numbered in id order by their dimensions (gold.dim_product, gold.dim_customer:
+# a scan of a few thousand and a million rows, where numbering the ones in the lines cost two more
+# passes over them, 2 s at M); ties break on the number, so on the id. The engine returns each
+# order once — its buyer's number, its time and its products as a list, whose offsets are the
+# index pointers of the orders matrix — and what each buyer owns is derived from those here: no
+# string keys reach Python, and the lines are grouped once (a second GROUP BY (buyer, product)
+# over them cost 5.6 s at M). An order is its id's hash, buyer and time: integer keys group
+# faster than the id (7.5 s against 5.3 s at M), and two orders merge only if one buyer placed
+# both at the same microsecond and their ids' hashes collide; lines of one order that disagreed on
+# buyer or time would make two orders, so what a buyer owns is exact whatever the lines say.
+PRODUCTS_SQL = """
+    SELECT product_id, CAST(row_number() OVER (ORDER BY product_id) - 1 AS INTEGER) AS pn FROM gold_dim_product
 """
-PRODUCTS_SQL = f"""
-    SELECT product_id, CAST(row_number() OVER (ORDER BY product_id) - 1 AS INTEGER) AS pn
-    FROM (SELECT DISTINCT product_id FROM ({_LINES}) AS l) AS p
+PERSONS_SQL = """
+    SELECT person_id, CAST(row_number() OVER (ORDER BY person_id) - 1 AS INTEGER) AS person_n FROM gold_dim_customer
 """
-PERSONS_SQL = f"""
-    SELECT person_id, CAST(row_number() OVER (ORDER BY person_id) - 1 AS INTEGER) AS person_n
-    FROM (SELECT DISTINCT person_id FROM ({_LINES}) AS l) AS p
-"""
-ORDERS_SQL = f"""
+# outer joins: a line whose buyer or product the dimensions lack is refused, not dropped
+ORDERS_SQL = """
     SELECT b.person_n, l.order_ts AS bought_at, list(p.pn) AS products
-    FROM ({_LINES}) AS l
-    JOIN c360_rec_products AS p USING (product_id)
-    JOIN c360_rec_persons AS b USING (person_id)
+    FROM gold_fact_sales AS l
+    LEFT JOIN c360_rec_products AS p USING (product_id)
+    LEFT JOIN c360_rec_persons AS b USING (person_id)
+    WHERE l.person_id IS NOT NULL AND l.product_known
     GROUP BY hash(l.order_id), b.person_n, l.order_ts
 """
 
@@ -272,7 +270,8 @@ def _because_of(sims: sparse.csr_matrix, latest: tuple[np.ndarray, np.ndarray, n
 
 
 def recommendations(engine: Any, top: int) -> pa.Table:
-    """gold.recommendations from ``gold_fact_sales`` as registered on ``engine`` (module doc)."""
+    """gold.recommendations from ``gold_fact_sales``, ``gold_dim_product`` and ``gold_dim_customer``
+    as registered on ``engine`` (module doc)."""
     ids = engine.sql(PRODUCTS_SQL).sort_by("pn")
     if ids.num_rows == 0:
         return catalog.get("gold.recommendations").schema().empty_table()
@@ -281,6 +280,11 @@ def recommendations(engine: Any, top: int) -> pa.Table:
     engine.register("c360_rec_persons", persons)
     products = ids.column("product_id").combine_chunks()
     grouped = engine.sql(ORDERS_SQL)
+    buyers, items = grouped.column("person_n").null_count, pc.list_flatten(grouped.column("products")).null_count
+    if buyers or items:
+        raise C360Error(f"{buyers} order(s) of a buyer gold.dim_customer lacks, {items} line(s) of a known product "
+                        "gold.dim_product lacks", where="gold.fact_sales",
+                        fix="rebuild gold: the dimensions and the facts come from different runs")
     orders = _csr(grouped.column("products"), len(products))
     owned = owned_matrix(orders, grouped.column("person_n").to_numpy(),
                          pc.cast(grouped.column("bought_at"), pa.int64()).to_numpy(), persons.num_rows)
@@ -353,8 +357,12 @@ def evaluate(lake: Lake, holdout_days: int = 60, k: int = 10) -> dict[str, Any]:
         raise ValueError("gold.fact_sales is empty: build gold first")
     cutoff = last - timedelta(days=holdout_days)
     before = pc.less_equal(facts.column("order_date"), pa.scalar(cutoff, pa.date32()))
+    from c360.engine.models import register_table
+
     engine = DuckDBEngine()
     try:
+        for dim in ("gold.dim_customer", "gold.dim_product"):
+            register_table(engine, lake, dim)
         engine.register("gold_fact_sales", facts.filter(before))
         engine.register("holdout", facts.filter(pc.invert(before)))
         engine.register("recs", recommendations(engine, k))

@@ -12,9 +12,9 @@ from typing import Any
 # and customer_360, which waits for all of them, so that it starts as soon as it can; the quick
 # marts and reports fill the other build thread meanwhile.
 GOLD_TABLES = (
-    "gold.fact_sales", "gold.fact_orders", "gold.dim_customer", "gold.customer_engagement",
+    "gold.fact_sales", "gold.fact_orders", "gold.dim_customer", "gold.dim_product", "gold.customer_engagement",
     "gold.recommendations", "gold.customer_clv",
-    "gold.churn_risk", "gold.sentiment", "gold.customer_rfm", "gold.dim_product", "gold.customer_360",
+    "gold.churn_risk", "gold.sentiment", "gold.customer_rfm", "gold.customer_360",
     "gold.coupon_offers", "gold.dim_store", "gold.dim_salesperson", "gold.dim_date", "gold.cx_summary",
     "gold.cx_daily", "gold.sales_team_monthly", "gold.product_sales", "gold.daily_report", "gold.monthly_report",
 )
