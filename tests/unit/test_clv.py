@@ -112,3 +112,28 @@ def test_summary_by_hand() -> None:
     assert "c" not in s  # first seen after the calibration end
     days = summarise(tx, "cust", "ts", "amt", unit="day")
     assert {r["customer"]: r["T"] for r in days.to_pylist()}["a"] == 50.0  # ends at the last date, Feb 20
+
+
+def test_summed_likelihoods_equal_the_per_customer_sums() -> None:
+    # the fits sum the likelihoods from sufficient statistics: the same numbers as summing the
+    # per-customer definitions, and Gamma-Gamma's gradient is the derivative of its value
+    from scipy import optimize
+
+    from c360.analytics.clv import _BgNbdSum, _GammaGammaSum, gamma_gamma_log_likelihood
+
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 6, 500).astype(float)
+    t_x = np.where(x > 0, rng.uniform(0, 40, 500), 0.0)
+    big_t = t_x + rng.uniform(0, 12, 500)
+    count = rng.integers(1, 4, 500).astype(float)
+    for params in ([0.6, 4.0, 0.8, 2.5], [2.0, 10.0, 0.2, 5.0]):
+        expected = -np.sum(count * bgnbd_log_likelihood(np.array(params), x, t_x, big_t))
+        assert _BgNbdSum(x, t_x, big_t, count)(np.log(params)) == pytest.approx(expected, rel=1e-12)
+    xg = rng.integers(1, 9, 400).astype(float)
+    m = rng.gamma(3.0, 20.0, 400)
+    nll = _GammaGammaSum(xg, m)
+    for params in ([6.0, 4.0, 15.0], [0.7, 2.2, 80.0]):
+        value, grad = nll(np.log(params))
+        assert value == pytest.approx(-np.sum(gamma_gamma_log_likelihood(np.array(params), xg, m)), rel=1e-12)
+        numeric = optimize.approx_fprime(np.log(params), lambda lp: nll(lp)[0], 1e-7)
+        assert grad == pytest.approx(numeric, rel=1e-4, abs=1e-3)

@@ -128,12 +128,35 @@ def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> BgNbd:
 def _fit_bgnbd_distinct(ux: np.ndarray, ut: np.ndarray, u_big: np.ndarray, count: np.ndarray,
                         mean_t: float) -> BgNbd:
     """``fit_bgnbd`` on distinct (x, t_x, T) with their counts; α starts at the customers' mean T."""
-    def nll(logp: np.ndarray) -> float:
-        return -float(np.sum(count * bgnbd_log_likelihood(np.exp(logp), ux, ut, u_big)))
-
+    nll = _BgNbdSum(ux, ut, u_big, count)
     res = _minimise(nll, np.log([1.0, max(mean_t, 1e-3), 1.0, 1.0]))
     r, al, a, b = np.exp(res.x)
     return BgNbd(float(r), float(al), float(a), float(b), -float(res.fun))
+
+
+class _BgNbdSum:
+    """−Σ count × ``bgnbd_log_likelihood`` as a function of the log parameters, with the terms
+    that depend on x alone (its gamma functions) computed once per distinct x, weighted by the
+    customers with that x (a few dozen values instead of every row: at M the fit took 2.1 s, 1.0 s
+    so)."""
+
+    def __init__(self, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray, count: np.ndarray) -> None:
+        self.xs, self.at_x = np.unique(x, return_inverse=True)
+        self.per_x = np.bincount(self.at_x, weights=count, minlength=len(self.xs))
+        self.t_x, self.big_t, self.count, self.repeat = t_x, big_t, count, x > 0
+        self.x = x
+
+    def __call__(self, logp: np.ndarray) -> float:
+        r, al, a, b = np.exp(logp)
+        xs = self.xs
+        head = (special.gammaln(r + xs) - special.gammaln(r) + r * np.log(al) + special.gammaln(a + b)
+                + special.gammaln(b + xs) - special.gammaln(b) - special.gammaln(a + b + xs))
+        x = self.x
+        a3 = -(r + x) * np.log(al + self.big_t)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_b = np.log(np.maximum(b + xs - 1, 1e-300))[self.at_x]
+            a4 = np.where(self.repeat, np.log(a) - log_b - (r + x) * np.log(al + self.t_x), -np.inf)
+        return -float(np.dot(self.per_x, head) + np.dot(self.count, np.logaddexp(a3, a4)))
 
 
 def gamma_gamma_log_likelihood(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -143,36 +166,52 @@ def gamma_gamma_log_likelihood(params: np.ndarray, x: np.ndarray, m: np.ndarray)
             + (p * x - 1) * np.log(m) + p * x * np.log(x) - (p * x + q) * np.log(v + x * m))
 
 
-def _gamma_gamma_gradient(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """d(summed log-likelihood)/d(p, q, v) of ``gamma_gamma_log_likelihood``."""
-    p, q, v = params
-    px, vxm = p * x, v + x * m
-    return np.array([
-        np.sum(x * (special.digamma(px + q) - special.digamma(px) + np.log(m) + np.log(x) - np.log(vxm))),
-        np.sum(special.digamma(px + q) - special.digamma(q) + np.log(v) - np.log(vxm)),
-        np.sum(q / v - (px + q) / vxm),
-    ])
-
-
 def fit_gamma_gamma(x: np.ndarray, m: np.ndarray) -> GammaGamma:
     """Maximum-likelihood Gamma-Gamma on customers with x ≥ 1 and a positive mean value (L-BFGS-B
     with the analytic gradient: at M a numeric one cost 4x the likelihood evaluations)."""
     x, m = np.asarray(x, dtype=float), np.asarray(m, dtype=float)
     keep = (x >= 1) & (m > 0)
-    x, m = x[keep], m[keep]
-
-    def nll(logp: np.ndarray) -> tuple[float, np.ndarray]:
-        params = np.exp(logp)
-        # parameters are optimised on the log scale: d/d log θ = θ · d/dθ
-        return (-float(np.sum(gamma_gamma_log_likelihood(params, x, m))),
-                -params * _gamma_gamma_gradient(params, x, m))
-
-    start = np.log([1.0, 2.0, max(float(np.mean(m)), 1e-3)])
+    nll = _GammaGammaSum(x[keep], m[keep])
+    start = np.log([1.0, 2.0, max(float(np.mean(m[keep])) if keep.any() else 1.0, 1e-3)])
     res = optimize.minimize(nll, start, method="L-BFGS-B", jac=True)
     if not res.success:
         res = _minimise(lambda lp: nll(lp)[0], res.x)
     p, q, v = np.exp(res.x)
     return GammaGamma(float(p), float(q), float(v), -float(res.fun))
+
+
+class _GammaGammaSum:
+    """−Σ ``gamma_gamma_log_likelihood`` and its gradient as functions of the log parameters, from
+    sufficient statistics: the terms in x alone once per distinct x, the terms in m alone summed
+    once, so that each evaluation takes one logarithm and one reciprocal per customer (ln(v + x·m))
+    instead of a dozen gamma, digamma and log calls (at M the fit took 1.8 s, 0.4 s so)."""
+
+    def __init__(self, x: np.ndarray, m: np.ndarray) -> None:
+        self.xs, at = np.unique(x, return_inverse=True)
+        self.per_x = np.bincount(at, minlength=len(self.xs)).astype(float)
+        self.n = float(len(x))
+        self.x, self.xm = x, x * m
+        log_m = np.log(m)
+        self.sum_log_m, self.sum_x_log_m = float(log_m.sum()), float(np.dot(x, log_m))
+
+    def __call__(self, logp: np.ndarray) -> tuple[float, np.ndarray]:
+        p, q, v = params = np.exp(logp)
+        xs, w, n = self.xs, self.per_x, self.n
+        pxs = p * xs
+        log_vxm = np.log(v + self.xm)
+        inv_vxm = 1 / (v + self.xm)
+        sum_log, sum_x_log = float(log_vxm.sum()), float(np.dot(self.x, log_vxm))
+        ll = (float(np.dot(w, special.gammaln(pxs + q) - special.gammaln(pxs) + pxs * np.log(xs)))
+              - n * special.gammaln(q) + n * q * np.log(v)
+              + p * self.sum_x_log_m - self.sum_log_m - p * sum_x_log - q * sum_log)
+        psi = special.digamma(pxs + q)
+        grad = np.array([
+            float(np.dot(w, xs * (psi - special.digamma(pxs) + np.log(xs)))) + self.sum_x_log_m - sum_x_log,
+            float(np.dot(w, psi)) - n * special.digamma(q) + n * np.log(v) - sum_log,
+            n * q / v - p * float(np.dot(self.x, inv_vxm)) - q * float(inv_vxm.sum()),
+        ])
+        # parameters are optimised on the log scale: d/d log θ = θ · d/dθ
+        return -ll, -params * grad
 
 
 def clv(bg: BgNbd, gg: GammaGamma, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray, m: np.ndarray,
