@@ -29,10 +29,11 @@ category_spend AS (
     WHERE f.person_id IS NOT NULL AND p.category IS NOT NULL
     GROUP BY f.person_id, p.category
 ),
+-- a person's favourite: the most spent (most orders), ties to the first name; arg_min over that
+-- order as a struct is one aggregate pass where a window sorted every person's rows (4 s at M)
 favourite_category AS (
-    SELECT person_id, category FROM (
-        SELECT *, row_number() OVER (PARTITION BY person_id ORDER BY cents DESC, category) AS rn FROM category_spend
-    ) AS c WHERE rn = 1
+    SELECT person_id, arg_min(category, {'cents': -cents, 'category': category}) AS category
+    FROM category_spend GROUP BY person_id
 ),
 channel_orders AS (
     SELECT person_id, channel, count(*) AS orders
@@ -40,9 +41,8 @@ channel_orders AS (
     GROUP BY person_id, channel
 ),
 favourite_channel AS (
-    SELECT person_id, channel FROM (
-        SELECT *, row_number() OVER (PARTITION BY person_id ORDER BY orders DESC, channel) AS rn FROM channel_orders
-    ) AS c WHERE rn = 1
+    SELECT person_id, arg_min(channel, {'orders': -orders, 'channel': channel}) AS channel
+    FROM channel_orders GROUP BY person_id
 ),
 feedback AS (
     SELECT i.person_id, count(*) AS feedback_count, avg(f.rating) AS avg_rating
