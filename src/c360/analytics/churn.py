@@ -40,16 +40,18 @@ MIN_TRAIN = 20  # buyers in the training window below which no model is fitted
 def features(engine: Engine, cutoffs: list[date], horizon: int) -> dict[date, pa.Table]:
     """Every buyer's features as of each cutoff and whether they bought nothing in the next
     ``horizon`` days, computed in one query for all cutoffs (the model's inputs must already be
-    registered on ``engine``)."""
+    registered on ``engine``), each cutoff's buyers in person order."""
     engine.register("c360_cutoff", pa.table({"cutoff": pa.array(cutoffs, pa.date32()),
                                              "horizon": pa.array([horizon] * len(cutoffs), pa.int64())}))
     sql = resources.files("c360.analytics").joinpath("churn_features.sql").read_text()
-    rows = engine.sql(expand(sql))
+    rows = engine.sql(expand(sql))  # ordered by cutoff, then person (the engine's sort: 1.3 s less than Arrow's at M)
     out = {}
     for cutoff in cutoffs:
-        at = rows.filter(pc.equal(rows.column("cutoff"), pa.scalar(cutoff, pa.date32())))
-        # in person order: engines return rows in any order, and the fit must not depend on it
-        out[cutoff] = at.drop_columns(["cutoff"]).sort_by("person_id")
+        at = rows.filter(pc.equal(rows.column("cutoff"), pa.scalar(cutoff, pa.date32()))).drop_columns(["cutoff"])
+        ids = at.column("person_id")
+        if at.num_rows > 1 and not pc.all(pc.less(ids.slice(0, at.num_rows - 1), ids.slice(1))).as_py():
+            at = at.sort_by("person_id")  # an engine that returned them otherwise
+        out[cutoff] = at
     return out
 
 

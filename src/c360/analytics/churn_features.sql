@@ -64,3 +64,5 @@ LEFT JOIN returned AS r ON r.cutoff = b.cutoff AND r.person_id = b.person_id
 LEFT JOIN web AS w ON w.cutoff = b.cutoff AND w.person_id = b.person_id
 LEFT JOIN rated AS rt ON rt.cutoff = b.cutoff AND rt.person_id = b.person_id
 WHERE b.frequency > 0
+-- in person order per cutoff: the fit must not depend on the order an engine returns rows in
+ORDER BY b.cutoff, b.person_id
