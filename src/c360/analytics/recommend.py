@@ -10,11 +10,12 @@ Co-occurrence within orders (not within a buyer's whole history) keeps the pair 
 orders. (20 neighbours of 5 products hit 0.52 instead of 0.45 at XS but cost 2.8x the time at M:
 decision 0013.)
 
-The co-occurrence counts are a sparse matrix product (orders × products)ᵀ(orders × products) and a
-buyer's scores another ((buyers × recent products)(products × neighbours)), so this runs in
-scipy.sparse on integer codes: at M the same logic as SQL joins, group-bys and windows over 15-25M
-rows took ~45 s (decision 0013). The lines are numbered and grouped by the pipeline's engine, so it
-runs the same behind DuckDB or Spark.
+The co-occurrence counts are (orders × products)ᵀ(orders × products) — counted pair by pair into a
+dense array for a catalogue of up to ``DENSE_PRODUCTS``, a sparse product beyond — and a buyer's
+scores a sparse product ((buyers × recent products)(products × neighbours)), so this runs in
+numpy/scipy on integer codes: at M the same logic as SQL joins, group-bys and windows over 15-25M
+rows took ~45 s (decision 0013). The lines are grouped by the pipeline's engine, so it runs the
+same behind DuckDB or Spark.
 """
 
 from __future__ import annotations
