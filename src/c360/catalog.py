@@ -499,7 +499,8 @@ _TABLES: list[TableSpec] = [
     # ------------------------------------------------------------------ gold: customer analytics
     TableSpec(
         "customer_rfm", "gold",
-        _cols("person_id", "last_order_date:date", "recency_days:int64", "frequency:int64", "monetary:float64",
+        _cols("person_id", Column("first_order_date", "date", description="The buyer's first order day."),
+              "last_order_date:date", "recency_days:int64", "frequency:int64", "monetary:float64",
               "r_score:int32", "f_score:int32", "m_score:int32",
               Column("rfm_cell", description="r, f and m scores as three digits, e.g. 545."),
               Column("segment", description="Champions, Loyal, Potential Loyalist, New Customers, Promising, "
@@ -701,7 +702,8 @@ _TABLES: list[TableSpec] = [
         _cols("date:date", "orders:int64", "customers:int64", "new_customers:int64", "units:int64",
               "revenue:float64", "returns:float64", "net_revenue:float64", "avg_order_value:float64",
               "sessions:int64", "responses:int64", "avg_csat:float64", "nps:float64"),
-        primary_key=("date",), inputs=("gold.fact_orders", "silver.web_events", "silver.surveys"),
+        primary_key=("date",), inputs=("gold.fact_orders", "gold.customer_rfm", "silver.web_events",
+                                        "silver.surveys"),
         expectations=(Expectation("net_within_revenue", "net_revenue <= revenue + 0.005", "fail", "consistency"),),
         description="The day's sales, customers, traffic and CX; exported as Parquet and CSV by month.",
     ),

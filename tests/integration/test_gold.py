@@ -225,7 +225,7 @@ def test_dim_customer_survives_by_validity_trust_and_recency(gold: tuple[Setting
 
 def test_customer_rfm_scores_are_cume_dist_quintiles(gold: tuple[Settings, Lake]) -> None:
     o = orders_frame().dropna(subset=["person_id"])
-    per = o.groupby("person_id").agg(last=("day", "max"), frequency=("order_id", "nunique"),
+    per = o.groupby("person_id").agg(first=("day", "min"), last=("day", "max"), frequency=("order_id", "nunique"),
                                      net=("cents", "sum"), ret=("ret_cents", "sum"))
     per["recency"] = [(AS_OF - d).days for d in per["last"]]
     per["monetary"] = (per["net"] - per["ret"]) / 100
@@ -239,6 +239,7 @@ def test_customer_rfm_scores_are_cume_dist_quintiles(gold: tuple[Settings, Lake]
         m_exp = math.ceil(5 * (per["monetary"] <= e["monetary"]).sum() / n)
         g = r.loc[p]
         assert (g["recency_days"], g["frequency"], g["monetary"]) == (e["recency"], e["frequency"], e["monetary"])
+        assert (g["first_order_date"], g["last_order_date"]) == (e["first"], e["last"])
         assert (g["r_score"], g["f_score"], g["m_score"]) == (r_exp, f_exp, m_exp), p
         assert g["rfm_cell"] == f"{r_exp}{f_exp}{m_exp}"
     # by hand: the last order day is 03-21 (the orphan's). P1: 6 days, 3 orders → r 2 (1 of 3 at 6+

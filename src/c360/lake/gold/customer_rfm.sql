@@ -5,7 +5,7 @@
 -- (a fixed point: re-running on the same data gives the same scores); fewer days score higher.
 -- Money is summed in integer cents (float sums depend on row order, which differs by engine).
 WITH per_person AS (
-    SELECT person_id, max(order_date) AS last_order_date, count(*) AS frequency,
+    SELECT person_id, min(order_date) AS first_order_date, max(order_date) AS last_order_date, count(*) AS frequency,
            sum(CAST(round((amount - returned_amount) * 100) AS BIGINT)) AS net_cents
     FROM gold_fact_orders
     WHERE person_id IS NOT NULL
@@ -15,7 +15,8 @@ as_of AS (
     SELECT max(order_date) AS as_of FROM gold_fact_orders
 ),
 measured AS (
-    SELECT p.person_id, p.last_order_date, date_diff('day', p.last_order_date, a.as_of) AS recency_days,
+    SELECT p.person_id, p.first_order_date, p.last_order_date,
+           date_diff('day', p.last_order_date, a.as_of) AS recency_days,
            p.frequency, p.net_cents / 100 AS monetary
     FROM per_person AS p CROSS JOIN as_of AS a
 ),
@@ -27,7 +28,7 @@ scored AS (
     FROM measured
 )
 SELECT
-    person_id, last_order_date, recency_days, frequency, monetary, r_score, f_score, m_score,
+    person_id, first_order_date, last_order_date, recency_days, frequency, monetary, r_score, f_score, m_score,
     CAST(r_score AS VARCHAR) || CAST(f_score AS VARCHAR) || CAST(m_score AS VARCHAR) AS rfm_cell,
     -- the classic RFM grid on recency (rows) and frequency (columns)
     CASE

@@ -8,10 +8,9 @@ WITH sales AS (
     FROM gold_fact_orders GROUP BY order_date
 ),
 firsts AS (
-    SELECT first_date AS date, count(*) AS new_customers FROM (
-        SELECT person_id, min(order_date) AS first_date FROM gold_fact_orders
-        WHERE person_id IS NOT NULL GROUP BY person_id
-    ) AS f GROUP BY first_date
+    -- every buyer's first order day is in customer_rfm (one row per buyer of fact_orders): no
+    -- second per-person pass over the orders
+    SELECT first_order_date AS date, count(*) AS new_customers FROM gold_customer_rfm GROUP BY first_order_date
 ),
 web AS (
     SELECT CAST(event_ts AS DATE) AS date, count(DISTINCT session_id) AS sessions
