@@ -358,12 +358,12 @@ def evaluate(lake: Lake, holdout_days: int = 60, k: int = 10) -> dict[str, Any]:
         raise ValueError("gold.fact_sales is empty: build gold first")
     cutoff = last - timedelta(days=holdout_days)
     before = pc.less_equal(facts.column("order_date"), pa.scalar(cutoff, pa.date32()))
-    from c360.engine.models import register_table
+    from c360.engine.models import register_inputs
 
     engine = DuckDBEngine()
     try:
-        for dim in ("gold.dim_customer", "gold.dim_product"):
-            register_table(engine, lake, dim)
+        # the table's inputs as the catalog declares them, then the sales cut at the cutoff
+        register_inputs(engine, lake, catalog.get("gold.recommendations"))
         engine.register("gold_fact_sales", facts.filter(before))
         engine.register("holdout", facts.filter(pc.invert(before)))
         engine.register("recs", recommendations(engine, k))
