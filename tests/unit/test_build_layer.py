@@ -90,3 +90,24 @@ def test_several_failures_are_all_named(monkeypatch: pytest.MonkeyPatch) -> None
     events, _ = _run(monkeypatch, {"silver.customers_history", "silver.orders"})
     assert "2 table(s) failed" in events[-1] and "silver.orders broke" in events[-1]
     assert "not built (their inputs failed): silver.customers, silver.identity_map" in events[-1]
+
+
+def test_native_thread_pools_get_the_builds_share_of_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenBLAS/OpenMP pools are limited to cores // workers while a layer builds (their idle
+    workers spin and take a core from the other build), and given back afterwards."""
+    import numpy  # noqa: F401  (loads numpy's OpenBLAS, the pool the analytics use)
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads() -> set[int]:
+        return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
+    seen: list[set[int]] = []
+    monkeypatch.setattr(pipeline, "build_table", lambda ctx, table_id, rec: seen.append(blas_threads()))
+    monkeypatch.setattr(pipeline, "BUILDERS", {})
+    monkeypatch.setattr(pipeline.Context, "close", lambda self: None)
+    with threadpool_limits(limits=3, user_api="blas"):  # a known starting point on any machine
+        assert blas_threads() == {3}
+        pipeline._build_layer(_ctx(2), ["silver.orders", "silver.customers_history"], lambda s, st: None)
+        assert seen == [{1}, {1}]
+        assert blas_threads() == {3}

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from threadpoolctl import threadpool_limits
+
 from c360 import catalog
 from c360.analytics.churn import build_churn_risk
 from c360.analytics.clv import build_customer_clv
@@ -240,7 +242,10 @@ def _build_layer(ctx: Context, tables: list[str], notify: Progress) -> None:
     ok: set[str] = set()
     failed: dict[str, BaseException] = {}
     running: dict[Future[None], str] = {}
-    with ThreadPoolExecutor(workers, thread_name_prefix="build") as pool:
+    # The same share for the native thread pools of numpy/scipy (OpenBLAS) and scikit-learn
+    # (OpenMP): their idle workers spin, taking a core from the other build (gold at M: ~10 CPU-s,
+    # 76 -> 72 s; docs/decisions/0017). The limit is process-wide, the same for every build.
+    with threadpool_limits(limits=threads), ThreadPoolExecutor(workers, thread_name_prefix="build") as pool:
         while True:
             # a table whose inputs failed never starts; independent ones still do (as in bronze)
             for t in tables:
