@@ -32,6 +32,7 @@ from c360.lake.bronze.stream import ingest_stream
 from c360.lake.build import build_table
 from c360.lake.gold import GOLD_TABLES
 from c360.lake.gold.export import build_and_export
+from c360.lake.gold.orders import build_fact_orders
 from c360.lake.silver import SILVER_TABLES
 from c360.lake.store import Lake, lake_from_settings
 from c360.ops.audit import RunAudit, StageRecord
@@ -43,6 +44,7 @@ LAYERS = ("bronze", "silver", "gold")
 # Tables a package writes instead of lake/build.py (their spec says built_by)
 BUILDERS: dict[str, Callable[[Any, str, StageRecord], None]] = {
     "silver.identity_map": lambda ctx, _table_id, rec: build_identity(ctx, rec),
+    "gold.fact_orders": build_fact_orders,
     "gold.customer_clv": build_customer_clv,
     "gold.churn_risk": build_churn_risk,
     "gold.recommendations": build_recommendations,
