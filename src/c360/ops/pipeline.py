@@ -41,7 +41,8 @@ from c360.sources.objectstore import open_object_store
 from c360.sources.stream import open_stream
 
 LAYERS = ("bronze", "silver", "gold")
-# Tables a package writes instead of lake/build.py (their spec says built_by)
+# Tables a package writes instead of lake/build.py (their spec says built_by), or around their
+# model: the report exports, and fact_orders' in-memory path (lake/gold/orders.py)
 BUILDERS: dict[str, Callable[[Any, str, StageRecord], None]] = {
     "silver.identity_map": lambda ctx, _table_id, rec: build_identity(ctx, rec),
     "gold.fact_orders": build_fact_orders,

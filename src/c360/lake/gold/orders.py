@@ -26,7 +26,7 @@ from c360.lake.build import build_table, write_checked
 # the grouping columns of fact_orders.sql, in its order: an order's header
 GROUP = ("order_id", "person_id", "customer_id", "order_ts", "order_date", "date_key", "channel", "store_id",
          "salesperson_id")
-# partial sums of a run -> how they are combined
+# a run's partial sums (an order's totals are their sums over its runs)
 SUMS = ("lines", "units", "cents", "returned_cents", "returned_lines")
 
 
