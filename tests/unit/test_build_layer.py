@@ -111,3 +111,19 @@ def test_native_thread_pools_get_the_builds_share_of_the_cores(monkeypatch: pyte
         pipeline._build_layer(_ctx(2), ["silver.orders", "silver.customers_history"], lambda s, st: None)
         assert seen == [{1}, {1}]
         assert blas_threads() == {3}
+
+
+def test_free_workers_take_the_longest_chain_ahead_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    deps = {"a": set(), "b": set(), "c": {"b"}, "d": set()}
+    tables = list(deps)
+    # b then c (1 + 10 s) is a longer chain than a (5 s); d was never built: the median (5 s)
+    monkeypatch.setattr(pipeline, "last_stage_seconds", lambda lake, ts: {"a": 5.0, "b": 1.0, "c": 10.0})
+    assert pipeline._critical_first(None, tables, deps) == ["b", "c", "a", "d"]  # type: ignore[arg-type]
+    monkeypatch.setattr(pipeline, "last_stage_seconds", lambda lake, ts: {"a": 5.0, "b": 1.0, "c": 2.0, "d": 4.0})
+    assert pipeline._critical_first(None, tables, deps) == ["a", "d", "b", "c"]  # type: ignore[arg-type]
+
+    def unreadable(lake: object, ts: object) -> dict[str, float]:
+        raise OSError("audit unreadable")
+
+    monkeypatch.setattr(pipeline, "last_stage_seconds", unreadable)  # every table 1 s: chains of tables
+    assert pipeline._critical_first(None, tables, deps) == ["b", "a", "c", "d"]  # type: ignore[arg-type]

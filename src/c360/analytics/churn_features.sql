@@ -3,22 +3,12 @@
 -- known on the cutoff day is used (orders, returns, sessions, feedback up to it), so a model
 -- trained on an earlier cutoff is tested honestly on a later one.
 -- One pass for all cutoffs: each source is first reduced to the grain the features need (a
--- person's orders, returns, sessions per day, ratings), then joined to the few cutoffs.
-WITH orders AS (
-    SELECT person_id, order_date, CAST(round(amount * 100) AS BIGINT) AS cents
-    FROM gold_fact_orders
-    WHERE person_id IS NOT NULL
-),
-buyers AS (
-    SELECT k.cutoff, o.person_id,
-           min(CASE WHEN o.order_date <= k.cutoff THEN o.order_date END) AS first_date,
-           max(CASE WHEN o.order_date <= k.cutoff THEN o.order_date END) AS last_date,
-           count(CASE WHEN o.order_date <= k.cutoff THEN 1 END) AS frequency,
-           sum(CASE WHEN o.order_date <= k.cutoff THEN o.cents END) / 100 AS monetary,
-           count(CASE WHEN o.order_date > k.cutoff AND date_diff('day', k.cutoff, o.order_date) <= k.horizon
-                      THEN 1 END) AS future_orders
-    FROM orders AS o CROSS JOIN c360_cutoff AS k
-    GROUP BY k.cutoff, o.person_id
+-- person's orders, returns, sessions per day, ratings), then joined to the few cutoffs; the
+-- orders, the largest source, in one GROUP BY person (c360_churn_buyers).
+WITH buyers AS (
+    -- every buyer's order figures as of each cutoff: the view c360_churn_buyers (churn.py), one
+    -- pass over the orders with one set of aggregates per cutoff
+    SELECT * FROM c360_churn_buyers
 ),
 returned AS (
     SELECT k.cutoff, f.person_id, count(*) AS returns

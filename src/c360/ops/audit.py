@@ -10,7 +10,7 @@ import json
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -156,3 +156,16 @@ def last_stage_detail(lake: Lake, table_id: str, key: str) -> Any:
                  f"AND json_exists(details, ?) ORDER BY ended_at DESC LIMIT 1", AUDIT,
                  params=[table_id, f"$.{key}"])
     return json.loads(t.column("details")[0].as_py())[key] if t.num_rows else None
+
+
+def last_stage_seconds(lake: Lake, stages: Iterable[str]) -> dict[str, float]:
+    """Seconds the newest successful run of each of ``stages`` took (stages never run are absent):
+    what the pipeline expects a stage to take when it orders the builds of a layer."""
+    wanted = list(stages)
+    if not wanted or not lake.exists(AUDIT):
+        return {}
+    t = lake.sql(f"SELECT stage, arg_max(epoch(ended_at) - epoch(started_at), ended_at) AS seconds "
+                 f"FROM {catalog.get(AUDIT).sql_name} WHERE status = 'SUCCESS' AND ended_at IS NOT NULL "
+                 f"AND list_contains(?, stage) GROUP BY stage", AUDIT, params=[wanted])
+    return {s: float(v) for s, v in zip(t.column("stage").to_pylist(), t.column("seconds").to_pylist(),
+                                        strict=True) if v is not None}

@@ -35,7 +35,7 @@ from c360.lake.gold.export import build_and_export
 from c360.lake.gold.orders import build_fact_orders
 from c360.lake.silver import SILVER_TABLES
 from c360.lake.store import Lake, lake_from_settings
-from c360.ops.audit import RunAudit, StageRecord
+from c360.ops.audit import RunAudit, StageRecord, last_stage_seconds
 from c360.sources.crm import CrmDatabase
 from c360.sources.objectstore import open_object_store
 from c360.sources.stream import open_stream
@@ -245,13 +245,14 @@ def _build_layer(ctx: Context, tables: list[str], notify: Progress) -> None:
     ok: set[str] = set()
     failed: dict[str, BaseException] = {}
     running: dict[Future[None], str] = {}
+    order = _critical_first(ctx.lake, tables, deps) if workers > 1 else tables
     # The same share for the native thread pools of numpy/scipy (OpenBLAS) and scikit-learn
     # (OpenMP): their idle workers spin, taking a core from the other build (gold at M: ~10 CPU-s,
     # 76 -> 72 s; docs/decisions/0017). The limit is process-wide, the same for every build.
     with threadpool_limits(limits=threads), ThreadPoolExecutor(workers, thread_name_prefix="build") as pool:
         while True:
             # a table whose inputs failed never starts; independent ones still do (as in bronze)
-            for t in tables:
+            for t in order:
                 if (t not in ok and t not in failed and t not in running.values() and deps[t] <= ok
                         and len(running) < workers):
                     running[pool.submit(build, t)] = t
@@ -273,6 +274,29 @@ def _build_layer(ctx: Context, tables: list[str], notify: Progress) -> None:
         raise C360Error(f"{len(failed)} table(s) failed — {causes}"
                         + (f"; not built (their inputs failed): {', '.join(skipped)}" if skipped else ""),
                         where=f"run {ctx.audit.run_id}", fix="see `c360 status` and `c360 dq`")
+
+
+def _critical_first(lake: Lake, tables: list[str], deps: dict[str, set[str]]) -> list[str]:
+    """``tables`` in the order free workers take them up: the longest chain of builds still ahead
+    first (a table's expected seconds plus its longest chain of dependents), ties in declared
+    order. Expected seconds are the last successful build's, from the run audit; a table never
+    built counts as the median of the others. In declared order, gold at M started customer_clv
+    before churn_risk, which the last table waits on (docs/decisions/0018)."""
+    try:
+        seconds = last_stage_seconds(lake, tables)
+    except Exception:  # an unreadable audit costs the order, never the run
+        seconds = {}
+    known = sorted(seconds.values())
+    default = known[len(known) // 2] if known else 1.0
+    dependents = {t: [u for u in tables if t in deps[u]] for t in tables}
+    chain: dict[str, float] = {}
+
+    def ahead(t: str) -> float:
+        if t not in chain:
+            chain[t] = seconds.get(t, default) + max((ahead(u) for u in dependents[t]), default=0.0)
+        return chain[t]
+
+    return sorted(tables, key=lambda t: (-ahead(t), tables.index(t)))
 
 
 def _in_declared_order(audit: RunAudit, stages: list[str]) -> None:
