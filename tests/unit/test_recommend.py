@@ -21,6 +21,7 @@ from c360.analytics.recommend import (
     _csr,
     _latest,
     neighbours,
+    order_book,
     owned_matrix,
     recommend,
     recommendations,
@@ -204,3 +205,58 @@ def test_latest_breaks_ties_on_the_smaller_column() -> None:
     owned = sparse.csr_matrix(np.array([[3, 5, 5, 1], [0, 0, 2, 0], [0, 0, 0, 0]]))
     rows, cols, ranks = _latest(owned, 2)
     assert list(zip(rows.tolist(), cols.tolist(), ranks.tolist(), strict=True)) == [(0, 1, 0), (0, 2, 1), (1, 2, 0)]
+
+
+def _random_lines(seed: int) -> tuple[pa.Table, list[str], list[str]]:
+    """fact_sales-like lines: an order's lines mostly adjacent, some moved elsewhere (orders split
+    over runs), guests without a person, unknown products, a product repeated in an order, and
+    lines of one order that disagree on the time (two orders to both paths)."""
+    rng = random.Random(seed)
+    persons = [f"P{i:02d}" for i in range(rng.randint(1, 9))]
+    products = [f"SKU{i}" for i in range(rng.randint(1, 7))]
+    rows = []
+    for o in range(rng.randint(1, 60)):
+        person = rng.choice([*persons, None])
+        t = rng.randrange(4)  # few times: orders of one buyer at the same time
+        for line in range(rng.randint(1, 4)):
+            known = rng.random() > 0.1
+            rows.append({"order_id": f"O{o}", "line_no": line + 1, "person_id": person,
+                         "product_id": rng.choice(products) if known else "GONE", "product_known": known,
+                         "order_ts": t + (1 if rng.random() < 0.05 else 0)})
+    for _ in range(rng.randint(0, len(rows) // 3)):  # move a line elsewhere
+        rows.insert(rng.randrange(len(rows) + 1), rows.pop(rng.randrange(len(rows))))
+    lines = pa.table({k: [r[k] for r in rows] for k in rows[0]})
+    lines = lines.set_column(lines.schema.get_field_index("order_ts"), "order_ts",
+                             lines.column("order_ts").cast(pa.timestamp("us", tz="UTC")))
+    return catalog.conform(lines, catalog.get("gold.fact_sales")), persons, products
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_order_book_from_lines_equals_the_engines_grouping(seed: int) -> None:
+    # the in-memory path (runs of adjacent lines, split orders merged) gives the orders the
+    # engine's GROUP BY gives: each order's buyer, time and products (with their repeats)
+    lines, persons, products = _random_lines(seed)
+    engine = _engine(lines, products, persons)
+    engine.register("c360_rec_products", engine.sql(PRODUCTS_SQL))
+    engine.register("c360_rec_persons", engine.sql(PERSONS_SQL))
+    grouped = engine.sql(ORDERS_SQL)
+    expected = sorted((p, t, tuple(sorted(items))) for p, t, items in zip(
+        grouped.column("person_n").to_pylist(), grouped.column("bought_at").cast(pa.int64()).to_pylist(),
+        grouped.column("products").to_pylist(), strict=True))
+    orders, person, bought_at = order_book(lines, pa.array(sorted(persons)), pa.array(sorted(products)))
+    assert orders.has_canonical_format
+    got = sorted((int(p), int(t), tuple(c for c, n in zip(orders[i].indices, orders[i].data, strict=True)
+                                        for _ in range(int(n))))
+                 for i, (p, t) in enumerate(zip(person, bought_at, strict=True)))
+    assert got == expected
+
+
+def test_recommendations_from_lines_equal_the_engines() -> None:
+    lines, persons, products = _random_lines(3)
+    engine = _engine(lines, products, persons)
+    assert recommendations(engine, 3, lines).equals(recommendations(engine, 3))
+    facts = catalog.conform(_FACTS, catalog.get("gold.fact_sales"))
+    with pytest.raises(C360Error, match=r"1 order\(s\) of a buyer gold.dim_customer lacks, 0 line"):
+        recommendations(_engine(_FACTS, ["P1", "P2", "P3"], ["b"]), 3, facts)
+    with pytest.raises(C360Error, match=r"0 order\(s\).* 1 line\(s\) of a known product gold.dim_product lacks"):
+        recommendations(_engine(_FACTS, ["P2", "P3"], ["a", "b"]), 3, facts)

@@ -49,7 +49,7 @@ def orders_from_lines(lines: pa.Table, engine: Engine) -> pa.Table:
         return _finish(lines.select(GROUP), {s: np.zeros(0, np.int64) for s in SUMS})
     same = np.ones(n - 1, dtype=bool)
     for c in GROUP:
-        same &= _same_as_previous(lines.column(c))
+        same &= same_as_previous(lines.column(c))
     starts = np.flatnonzero(np.concatenate(([True], ~same)))
     sums = {
         "lines": np.diff(np.append(starts, n)),
@@ -77,8 +77,9 @@ def orders_from_lines(lines: pa.Table, engine: Engine) -> pa.Table:
     return pa.concat_tables([whole, merged.cast(whole.schema)])
 
 
-def _same_as_previous(col: pa.ChunkedArray) -> np.ndarray:
-    """Row i (i >= 1) equals row i - 1, nulls equal to nulls (GROUP BY's notion of equal)."""
+def same_as_previous(col: pa.ChunkedArray) -> np.ndarray:
+    """Row i (i >= 1) equals row i - 1, nulls equal to nulls (GROUP BY's notion of equal); also
+    finds the orders in the lines for gold.recommendations (analytics/recommend.py)."""
     a, b = col.slice(1), col.slice(0, len(col) - 1)
     equal = pc.or_kleene(pc.equal(a, b), pc.and_(pc.is_null(a), pc.is_null(b)))
     return pc.fill_null(equal, False).to_numpy(zero_copy_only=False)
