@@ -669,7 +669,7 @@ _TABLES: list[TableSpec] = [
               Column("store_rank", "int32", description="1 = the store's top seller of the month."),
               "is_top_seller:bool",
               Column("incentive", "float64", description="1 % of the month's sales for the top seller, else 0.")),
-        primary_key=("month", "salesperson_id"), inputs=("gold.fact_sales",),
+        primary_key=("month", "salesperson_id"), inputs=("gold.fact_orders",),
         # within half a cent of 1 %: the model rounds the exact cents, which a float check can't repeat
         expectations=(Expectation("incentive_is_1pct_of_top", "(is_top_seller AND abs(incentive - sales * 0.01) "
                                   "<= 0.00501) OR (NOT is_top_seller AND incentive = 0)", "fail", "consistency"),),

@@ -65,7 +65,8 @@ def test_order_features_and_labels_match_a_plain_computation() -> None:
                                              "amount": [o[2] for o in orders]}))
     e.register("gold_fact_sales", pa.table({"order_id": pa.array([], pa.string()), "line_no": pa.array([], pa.int64()),
                                             "person_id": pa.array([], pa.string()),
-                                            "order_date": pa.array([], pa.date32())}))
+                                            "order_date": pa.array([], pa.date32()),
+                                            "is_returned": pa.array([], pa.bool_())}))
     e.register("silver_returns", pa.table({"order_id": pa.array([], pa.string()), "line_no": pa.array([], pa.int64()),
                                            "returned_at": pa.array([], pa.timestamp("us", "UTC"))}))
     e.register("silver_web_events", pa.table({"event_ts": pa.array([], pa.timestamp("us", "UTC")),

@@ -15,7 +15,9 @@ returned AS (
     FROM silver_returns AS r
     JOIN gold_fact_sales AS f ON f.order_id = r.order_id AND f.line_no = r.line_no
     CROSS JOIN c360_cutoff AS k
-    WHERE f.person_id IS NOT NULL AND f.order_date <= k.cutoff AND CAST(r.returned_at AS DATE) <= k.cutoff
+    -- only returned lines can match a return: filtered before the join (18M lines -> 0.5M at M)
+    WHERE f.is_returned AND f.person_id IS NOT NULL AND f.order_date <= k.cutoff
+      AND CAST(r.returned_at AS DATE) <= k.cutoff
     GROUP BY k.cutoff, f.person_id
 ),
 session_days AS (

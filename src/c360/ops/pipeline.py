@@ -33,6 +33,7 @@ from c360.lake.build import build_table
 from c360.lake.gold import GOLD_TABLES
 from c360.lake.gold.export import build_and_export
 from c360.lake.gold.orders import build_fact_orders
+from c360.lake.gold.product_sales import build_product_sales
 from c360.lake.silver import SILVER_TABLES
 from c360.lake.store import Lake, lake_from_settings
 from c360.ops.audit import RunAudit, StageRecord, last_stage_seconds
@@ -42,10 +43,12 @@ from c360.sources.stream import open_stream
 
 LAYERS = ("bronze", "silver", "gold")
 # Tables a package writes instead of lake/build.py (their spec says built_by), or around their
-# model: the report exports, and fact_orders' in-memory path (lake/gold/orders.py)
+# model: the report exports, and the in-memory paths of fact_orders and product_sales
+# (lake/gold/orders.py, lake/gold/product_sales.py)
 BUILDERS: dict[str, Callable[[Any, str, StageRecord], None]] = {
     "silver.identity_map": lambda ctx, _table_id, rec: build_identity(ctx, rec),
     "gold.fact_orders": build_fact_orders,
+    "gold.product_sales": build_product_sales,
     "gold.customer_clv": build_customer_clv,
     "gold.churn_risk": build_churn_risk,
     "gold.recommendations": build_recommendations,
