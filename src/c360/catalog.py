@@ -498,6 +498,27 @@ _TABLES: list[TableSpec] = [
     ),
     # ------------------------------------------------------------------ gold: customer analytics
     TableSpec(
+        "customer_purchases", "gold",
+        _cols("person_id", "order_count:int64",
+              Column("total_spend", "float64", description="Spend on every order, returns included."),
+              "returned_amount:float64",
+              Column("net_spend", "float64", description="total_spend less returned_amount."),
+              "avg_order_value:float64", "first_order_at:timestamp", "last_order_at:timestamp",
+              "first_order_date:date", "last_order_date:date", "returned_lines:int64",
+              Column("favourite_category", description="The category the buyer spent most on (ties: the first "
+                     "name)."),
+              Column("favourite_channel", description="The channel of most of the buyer's orders (ties: the "
+                     "first name).")),
+        primary_key=("person_id",), inputs=("gold.fact_orders", "gold.fact_sales", "gold.dim_product"),
+        expectations=(
+            Expectation("has_orders", "order_count >= 1", "fail", "consistency"),
+            Expectation("net_within_total", "net_spend <= total_spend + 0.005", "fail", "consistency"),
+            Expectation("first_before_last", "first_order_at <= last_order_at", "fail", "consistency"),
+        ),
+        description="What every buyer bought: orders, spend (gross, returned, net), AOV, first and last order, "
+                    "favourite category and channel. customer_360, RFM and CLV read it.",
+    ),
+    TableSpec(
         "customer_rfm", "gold",
         _cols("person_id", Column("first_order_date", "date", description="The buyer's first order day."),
               "last_order_date:date", "recency_days:int64", "frequency:int64", "monetary:float64",
@@ -505,7 +526,7 @@ _TABLES: list[TableSpec] = [
               Column("rfm_cell", description="r, f and m scores as three digits, e.g. 545."),
               Column("segment", description="Champions, Loyal, Potential Loyalist, New Customers, Promising, "
                      "Need Attention, About To Sleep, At Risk, Cannot Lose Them, Hibernating, Lost.")),
-        primary_key=("person_id",), inputs=("gold.fact_orders",),
+        primary_key=("person_id",), inputs=("gold.customer_purchases", "gold.fact_orders"),
         expectations=(
             Expectation("scores_1_to_5", "r_score BETWEEN 1 AND 5 AND f_score BETWEEN 1 AND 5 AND "
                         "m_score BETWEEN 1 AND 5", "fail"),
@@ -546,7 +567,7 @@ _TABLES: list[TableSpec] = [
               Column("expected_value", "float64", description="Expected spend per purchase (Gamma-Gamma)."),
               Column("predicted_clv", "float64", description="Discounted spend expected over "
                      "analytics.clv_months (BG/NBD × Gamma-Gamma).")),
-        primary_key=("person_id",), inputs=("gold.fact_orders",), built_by="analytics",
+        primary_key=("person_id",), inputs=("gold.fact_orders", "gold.customer_purchases"), built_by="analytics",
         expectations=(
             # NOT isnan: DuckDB orders NaN above every number, so "NaN >= 0" alone would pass
             Expectation("p_alive_0_to_1", "p_alive BETWEEN 0 AND 1 AND NOT isnan(p_alive)", "fail"),
@@ -624,7 +645,7 @@ _TABLES: list[TableSpec] = [
               "predicted_clv:float64", "p_alive:float64", "segment", "churn_probability:float64", "churn_risk",
               Column("next_best_products", description="The top recommendations, comma-separated.")),
         primary_key=("person_id",),
-        inputs=("gold.dim_customer", "gold.fact_orders", "gold.fact_sales", "gold.dim_product",
+        inputs=("gold.dim_customer", "gold.fact_orders", "gold.customer_purchases",
                 "gold.customer_engagement", "silver.identity_map", "silver.feedback", "silver.surveys",
                 "gold.sentiment", "gold.customer_clv", "gold.customer_rfm", "gold.churn_risk",
                 "gold.recommendations"),

@@ -368,12 +368,8 @@ def validate_holdout(transactions: pa.Table, customer: str, date: str, amount: s
 
 # ------------------------------------------------------------------ the gold table
 _PURCHASES = "(SELECT person_id AS c, order_date AS d, amount AS v FROM gold_fact_orders WHERE person_id IS NOT NULL)"
-_HISTORY_SQL = """
-    SELECT person_id, count(*) AS orders,
-           sum(CAST(round((amount - returned_amount) * 100) AS BIGINT)) / 100 AS historical_clv
-    FROM gold_fact_orders WHERE person_id IS NOT NULL
-    GROUP BY person_id
-"""
+# a buyer's orders and spend net of returns, as gold.customer_purchases summed them
+_HISTORY_SQL = "SELECT person_id, order_count AS orders, net_spend AS historical_clv FROM gold_customer_purchases"
 
 
 def build_customer_clv(ctx: Any, table_id: str, rec: Any) -> None:

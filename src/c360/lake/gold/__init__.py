@@ -13,7 +13,7 @@ from typing import Any
 # marts and reports fill the other build thread meanwhile.
 GOLD_TABLES = (
     "gold.fact_sales", "gold.fact_orders", "gold.dim_customer", "gold.dim_product", "gold.customer_engagement",
-    "gold.recommendations", "gold.customer_clv",
+    "gold.customer_purchases", "gold.recommendations", "gold.customer_clv",
     "gold.churn_risk", "gold.sentiment", "gold.customer_rfm", "gold.customer_360",
     "gold.coupon_offers", "gold.dim_store", "gold.dim_salesperson", "gold.dim_date", "gold.cx_summary",
     "gold.cx_daily", "gold.sales_team_monthly", "gold.product_sales", "gold.daily_report", "gold.monthly_report",

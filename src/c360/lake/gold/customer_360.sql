@@ -1,48 +1,10 @@
 -- gold.customer_360: the golden customer profile, one row per person: the golden record
--- (dim_customer), purchases, engagement (gold.customer_engagement), feedback, CLV, RFM segment,
--- churn risk and next-best products. Money is summed in integer cents: float sums depend on the
--- order rows are added in, which differs between engines and runs, and would make rounded
--- figures (AOV) flip by a cent.
+-- (dim_customer), purchases (gold.customer_purchases), engagement (gold.customer_engagement),
+-- feedback, CLV, RFM segment, churn risk and next-best products. A person who never ordered has
+-- zero orders and spend.
 -- Days are counted to the last order day in the data, like RFM and CLV.
 WITH as_of AS (
     SELECT max(order_date) AS as_of FROM gold_fact_orders
-),
-purchases AS (
-    SELECT
-        person_id,
-        sum(CAST(round(amount * 100) AS BIGINT)) AS spend_cents,
-        sum(CAST(round(returned_amount * 100) AS BIGINT)) AS returned_cents,
-        count(*) AS order_count,
-        min(order_ts) AS first_order_at,
-        max(order_ts) AS last_order_at,
-        min(order_date) AS first_order_date,
-        max(order_date) AS last_order_date,
-        sum(returned_lines) AS returned_lines
-    FROM gold_fact_orders
-    WHERE person_id IS NOT NULL
-    GROUP BY person_id
-),
-category_spend AS (
-    SELECT f.person_id, p.category, sum(CAST(round(f.amount * 100) AS BIGINT)) AS cents
-    FROM gold_fact_sales AS f
-    JOIN gold_dim_product AS p ON p.product_id = f.product_id
-    WHERE f.person_id IS NOT NULL AND p.category IS NOT NULL
-    GROUP BY f.person_id, p.category
-),
--- a person's favourite: the most spent (most orders), ties to the first name; arg_min over that
--- order as a struct is one aggregate pass where a window sorted every person's rows (4 s at M)
-favourite_category AS (
-    SELECT person_id, arg_min(category, {'cents': -cents, 'category': category}) AS category
-    FROM category_spend GROUP BY person_id
-),
-channel_orders AS (
-    SELECT person_id, channel, count(*) AS orders
-    FROM gold_fact_orders WHERE person_id IS NOT NULL AND channel IS NOT NULL
-    GROUP BY person_id, channel
-),
-favourite_channel AS (
-    SELECT person_id, arg_min(channel, {'orders': -orders, 'channel': channel}) AS channel
-    FROM channel_orders GROUP BY person_id
 ),
 feedback AS (
     SELECT i.person_id, count(*) AS feedback_count, avg(f.rating) AS avg_rating
@@ -81,22 +43,20 @@ SELECT
                THEN 1 ELSE 0 END END AS INTEGER) AS age,
     d.gender, d.signup_date, d.loyalty_tier, d.marketing_consent, d.preferred_channel, d.preferred_categories,
     d.crm_customer_ids, d.profile_ids,
-    coalesce(p.spend_cents, 0) / 100 AS total_spend,
-    (coalesce(p.spend_cents, 0) - coalesce(p.returned_cents, 0)) / 100 AS net_spend,
+    -- CASTs keep the results DOUBLE: Sail types coalesce(x, 0) by the literal
+    coalesce(p.total_spend, CAST(0 AS DOUBLE)) AS total_spend,
+    coalesce(p.net_spend, CAST(0 AS DOUBLE)) AS net_spend,
     coalesce(p.order_count, 0) AS order_count,
-    -- cents / orders is one IEEE division on both engines, rounded half away from zero.
-    -- CAST keeps both branches DOUBLE: Sail types CASE WHEN ... THEN 0 as an integer.
-    CASE WHEN coalesce(p.order_count, 0) = 0 THEN CAST(0 AS DOUBLE)
-         ELSE round(p.spend_cents / p.order_count) / 100 END AS avg_order_value,
+    coalesce(p.avg_order_value, CAST(0 AS DOUBLE)) AS avg_order_value,
     p.first_order_at,
     p.last_order_at,
     date_diff('day', p.last_order_date, a.as_of) AS recency_days,
     date_diff('day', coalesce(least(d.signup_date, p.first_order_date), d.signup_date, p.first_order_date), a.as_of)
         AS tenure_days,
-    fc.category AS favourite_category,
-    fch.channel AS favourite_channel,
+    p.favourite_category,
+    p.favourite_channel,
     coalesce(p.returned_lines, 0) AS returned_lines,
-    coalesce(p.returned_cents, 0) / 100 AS returned_amount,
+    coalesce(p.returned_amount, CAST(0 AS DOUBLE)) AS returned_amount,
     coalesce(e.sessions, 0) AS sessions,
     coalesce(e.page_views, 0) AS page_views,
     coalesce(e.product_views, 0) AS product_views,
@@ -117,9 +77,7 @@ SELECT
     nb.products AS next_best_products
 FROM gold_dim_customer AS d
 CROSS JOIN as_of AS a
-LEFT JOIN purchases AS p ON p.person_id = d.person_id
-LEFT JOIN favourite_category AS fc ON fc.person_id = d.person_id
-LEFT JOIN favourite_channel AS fch ON fch.person_id = d.person_id
+LEFT JOIN gold_customer_purchases AS p ON p.person_id = d.person_id
 LEFT JOIN gold_customer_engagement AS e ON e.person_id = d.person_id
 LEFT JOIN feedback AS f ON f.person_id = d.person_id
 LEFT JOIN sentiment AS s ON s.person_id = d.person_id

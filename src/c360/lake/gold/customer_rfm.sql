@@ -3,13 +3,11 @@
 -- Scores are ceil(5 × cume_dist): buyers with equal values share a score (NTILE would split ties
 -- arbitrarily, differently per engine). Recency is days before the last order day in the data
 -- (a fixed point: re-running on the same data gives the same scores); fewer days score higher.
--- Money is summed in integer cents (float sums depend on row order, which differs by engine).
 WITH per_person AS (
-    SELECT person_id, min(order_date) AS first_order_date, max(order_date) AS last_order_date, count(*) AS frequency,
-           sum(CAST(round((amount - returned_amount) * 100) AS BIGINT)) AS net_cents
-    FROM gold_fact_orders
-    WHERE person_id IS NOT NULL
-    GROUP BY person_id
+    -- every buyer's orders, first and last order day and net spend, as gold.customer_purchases
+    -- summed them (no second pass over the orders)
+    SELECT person_id, first_order_date, last_order_date, order_count AS frequency, net_spend AS monetary
+    FROM gold_customer_purchases
 ),
 as_of AS (
     SELECT max(order_date) AS as_of FROM gold_fact_orders
@@ -17,7 +15,7 @@ as_of AS (
 measured AS (
     SELECT p.person_id, p.first_order_date, p.last_order_date,
            date_diff('day', p.last_order_date, a.as_of) AS recency_days,
-           p.frequency, p.net_cents / 100 AS monetary
+           p.frequency, p.monetary
     FROM per_person AS p CROSS JOIN as_of AS a
 ),
 scored AS (
