@@ -475,6 +475,29 @@ def test_customer_engagement_per_person(gold: tuple[Settings, Lake]) -> None:
     assert c360.loc["P2", "sessions"] == 0 and nn(c360.loc["P2", "cart_abandonment_rate"]) is None
 
 
+def test_customer_purchases_per_buyer(gold: tuple[Settings, Lake]) -> None:
+    o = orders_frame().dropna(subset=["person_id"])
+    category = {p: c for p, c, _ in PRODUCTS}
+    got = frame(gold[1], "gold.customer_purchases").set_index("person_id")
+    assert sorted(got.index) == sorted(o["person_id"].unique())  # buyers only
+    for p, r in got.iterrows():
+        rows = o[o["person_id"] == p]
+        orders = rows.groupby("order_id").agg(cents=("cents", "sum"), ret=("ret_cents", "sum"),
+                                              returned=("ret_cents", lambda x: int((x > 0).sum())),
+                                              channel=("channel", "first"), at=("ts", "first"))
+        n, cents, ret = len(orders), int(orders["cents"].sum()), int(orders["ret"].sum())
+        assert (r["order_count"], r["total_spend"], r["returned_amount"]) == (n, cents / 100, ret / 100)
+        assert r["net_spend"] == (cents - ret) / 100
+        assert r["avg_order_value"] == float((Decimal(cents) / n).quantize(Decimal(1), ROUND_HALF_UP) / 100)
+        assert (r["first_order_at"], r["last_order_at"]) == (orders["at"].min(), orders["at"].max())
+        assert (r["first_order_date"], r["last_order_date"]) == (rows["day"].min(), rows["day"].max())
+        assert r["returned_lines"] == orders["returned"].sum()
+        spend = rows.assign(cat=rows["product"].map(category)).groupby("cat")["cents"].sum()
+        assert r["favourite_category"] == sorted(spend.index, key=lambda c: (-spend[c], c))[0]
+        per_channel = orders.groupby("channel").size()
+        assert r["favourite_channel"] == sorted(per_channel.index, key=lambda c: (-per_channel[c], c))[0]
+
+
 def test_customer_360_per_person(gold: tuple[Settings, Lake]) -> None:
     vader = SentimentIntensityAnalyzer()
     o = orders_frame().dropna(subset=["person_id"])
