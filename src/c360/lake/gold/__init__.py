@@ -8,7 +8,8 @@ from typing import Any
 
 # Build order: a table starts once the tables it reads are built, the first ready one in this
 # order first: the fact tables everything reads, then the slow ones (the golden record and web
-# engagement, which need only silver and so run beside fact_sales; recommendations, CLV, churn)
+# engagement, which need only silver and so run beside fact_sales; the per-buyer purchases,
+# recommendations, CLV, churn)
 # and customer_360, which waits for all of them, so that it starts as soon as it can; the quick
 # marts and reports fill the other build thread meanwhile.
 GOLD_TABLES = (

@@ -30,12 +30,21 @@ GROUP = ("order_id", "person_id", "customer_id", "order_ts", "order_date", "date
 SUMS = ("lines", "units", "cents", "returned_cents", "returned_lines")
 
 
+def summable_lines(ctx: Any) -> pa.Table | None:
+    """gold.fact_sales' rows when this run built them on DuckDB and every summed value is there,
+    else None (the caller runs its model). A null among the summed values: SQL's sum skips it (and
+    is NULL when all are), numpy's sums can't; such lines break fact_sales' own rules, so the model
+    handles that rare case. For fact_orders here and product_sales (lake/gold/product_sales.py)."""
+    lines = ctx.lake.hot("gold.fact_sales") if ctx.engine.dialect == MODEL_DIALECT else None
+    if lines is None or any(lines.column(c).null_count for c in ("quantity", "amount", "returned_amount")):
+        return None
+    return lines
+
+
 def build_fact_orders(ctx: Any, table_id: str, rec: Any) -> None:
     """The in-memory path when gold.fact_sales was built in this run on DuckDB, else the model."""
-    lines = ctx.lake.hot("gold.fact_sales") if ctx.engine.dialect == MODEL_DIALECT else None
-    # a null among the summed values: SQL's sum skips it (and is NULL when all are), reduceat
-    # can't; such lines break fact_sales' own rules, so the model handles that rare case
-    if lines is None or any(lines.column(c).null_count for c in ("quantity", "amount", "returned_amount")):
+    lines = summable_lines(ctx)
+    if lines is None:
         build_table(ctx, table_id, rec)
         return
     write_checked(ctx, table_id, rec, orders_from_lines(lines, ctx.engine))
@@ -53,10 +62,10 @@ def orders_from_lines(lines: pa.Table, engine: Engine) -> pa.Table:
     starts = np.flatnonzero(np.concatenate(([True], ~same)))
     sums = {
         "lines": np.diff(np.append(starts, n)),
-        "units": np.add.reduceat(_int64(lines.column("quantity")), starts),
-        "cents": np.add.reduceat(_cents(lines.column("amount")), starts),
-        "returned_cents": np.add.reduceat(_cents(lines.column("returned_amount")), starts),
-        "returned_lines": np.add.reduceat(_int64(lines.column("is_returned")), starts),
+        "units": np.add.reduceat(int64s(lines.column("quantity")), starts),
+        "cents": np.add.reduceat(whole_cents(lines.column("amount")), starts),
+        "returned_cents": np.add.reduceat(whole_cents(lines.column("returned_amount")), starts),
+        "returned_lines": np.add.reduceat(int64s(lines.column("is_returned")), starts),
     }
     # orders in more than one run: equal order-id hashes (a collision only adds a row to merge)
     engine.register("__c360_run_orders", pa.table({"order_id": lines.column("order_id").take(pa.array(starts))}))
@@ -85,13 +94,14 @@ def same_as_previous(col: pa.ChunkedArray) -> np.ndarray:
     return pc.fill_null(equal, False).to_numpy(zero_copy_only=False)
 
 
-def _int64(col: pa.ChunkedArray) -> np.ndarray:
+def int64s(col: pa.ChunkedArray) -> np.ndarray:
+    """Integers (false/true as 0/1) as int64, nulls as 0."""
     return pc.fill_null(pc.cast(col, pa.int64()), 0).to_numpy(zero_copy_only=False)
 
 
-def _cents(col: pa.ChunkedArray) -> np.ndarray:
+def whole_cents(col: pa.ChunkedArray) -> np.ndarray:
     """round(x * 100) as the model's CAST(round(x * 100) AS BIGINT): ties away from zero."""
-    return _int64(pc.round(pc.multiply(col, 100), 0, round_mode="half_towards_infinity"))
+    return int64s(pc.round(pc.multiply(col, 100), 0, round_mode="half_towards_infinity"))
 
 
 def _finish(header: pa.Table, sums: dict[str, np.ndarray]) -> pa.Table:

@@ -24,17 +24,15 @@ from c360 import catalog
 from c360.engine.base import MODEL_DIALECT
 from c360.engine.models import model_sql, register_inputs
 from c360.lake.build import build_table, write_checked
-from c360.lake.gold.orders import _cents, _int64
+from c360.lake.gold.orders import int64s, summable_lines, whole_cents
 
 SOLD = "c360_product_sold"  # the model's ``sold`` CTE, computed here
 
 
 def build_product_sales(ctx: Any, table_id: str, rec: Any) -> None:
     """The in-memory path when gold.fact_sales was built in this run on DuckDB, else the model."""
-    lines = ctx.lake.hot("gold.fact_sales") if ctx.engine.dialect == MODEL_DIALECT else None
-    # a null among the summed values: SQL's sum skips it (and is NULL when all are), bincount
-    # can't; such lines break fact_sales' own rules, so the model handles that rare case
-    if lines is None or any(lines.column(c).null_count for c in ("quantity", "amount", "returned_amount")):
+    lines = summable_lines(ctx)
+    if lines is None:
         build_table(ctx, table_id, rec)
         return
     spec = catalog.get(table_id)
@@ -60,14 +58,14 @@ def sold(lines: pa.Table, products: pa.Array) -> pa.Table:
 
     persons = pc.dictionary_encode(lines.column("person_id").combine_chunks())
     who = pc.fill_null(persons.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)[mine]
-    known = who >= 0
-    pairs = np.sort(p[known] * max(len(persons.dictionary), 1) + who[known])
+    known, buyers = who >= 0, max(len(persons.dictionary), 1)
+    pairs = np.sort(p[known] * buyers + who[known])  # (product, buyer) as one integer
     distinct = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))] if len(pairs) else pairs
-    customers = np.bincount(distinct // max(len(persons.dictionary), 1), minlength=n)
+    customers = np.bincount(distinct // buyers, minlength=n)
     out = pa.table({
-        "product_id": products, "lines": count, "units": total(_int64(lines.column("quantity"))),
-        "customers": customers, "cents": total(_cents(lines.column("amount"))),
-        "returned_cents": total(_cents(lines.column("returned_amount"))),
+        "product_id": products, "lines": count, "units": total(int64s(lines.column("quantity"))),
+        "customers": customers, "cents": total(whole_cents(lines.column("amount"))),
+        "returned_cents": total(whole_cents(lines.column("returned_amount"))),
     })
     return out.filter(pa.array(count > 0))
 
